@@ -1,0 +1,80 @@
+"""The nbgrader course: where it lives, its configuration, and the student versions."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+__all__ = ["CONFIG_FILE", "find_root", "load_config", "labs", "generate_labs", "use_env_tools"]
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+def use_env_tools() -> dict[str, str]:
+    """Put this environment's scripts first on ``PATH`` and return the environment.
+
+    nbgrader runs helper programs (``alembic`` for a new gradebook) by name, which fails when
+    the virtual environment is used without being activated.
+    """
+    scripts = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + path
+    return dict(os.environ)
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The course root: the nearest folder at or above ``start`` holding ``nbgrader_config.py``."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no {CONFIG_FILE} in {here} or any folder above it: run this inside the course "
+        "repository (or pass --course-dir)"
+    )
+
+
+def load_config(root: Path) -> Config:
+    """The course's nbgrader configuration, read from ``root/nbgrader_config.py``."""
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return config
+
+
+def labs(root: Path) -> list[str]:
+    """Names of the labs: the folders of ``solutions/`` holding a notebook of the same name."""
+    source = root / "solutions"
+    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def generate_labs(root: Path, names: list[str] | None = None) -> list[Path]:
+    """Regenerate the student notebooks in ``labs/`` from ``solutions/`` with nbgrader.
+
+    Returns the notebooks written; raises ``RuntimeError`` with nbgrader's log on failure.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    known = labs(root)
+    names = names or known
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown lab(s) {unknown}; the labs are {known}")
+    use_env_tools()
+    config = load_config(root)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    written = []
+    for name in names:
+        result = api.generate_assignment(name, force=True, create=True)
+        if not result["success"]:
+            raise RuntimeError(
+                f"nbgrader could not generate {name}:\n{result.get('error', '')}"
+                f"\n{result.get('log', '')}"
+            )
+        written.append(root / "labs" / name / f"{name}.ipynb")
+    return written

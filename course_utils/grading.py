@@ -1,0 +1,139 @@
+"""Checks that the labs' test cells call, with messages written for students.
+
+Each check raises ``AssertionError`` with a sentence that says what was expected, what
+came back and, where it helps, the first place they differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from course_utils.runtime import device
+
+__all__ = [
+    "assert_close",
+    "assert_tensor",
+    "assert_raises",
+    "assert_stays_on_device",
+    "test_devices",
+]
+
+
+def _as_tensor(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise AssertionError(
+            f"{name}: expected numbers or a tensor, got {type(value).__name__}"
+        ) from err
+
+
+def assert_tensor(
+    value: Any,
+    *,
+    name: str = "result",
+    shape: Sequence[int] | None = None,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> None:
+    """Check that ``value`` is a tensor with the given shape, dtype and device."""
+    if not isinstance(value, torch.Tensor):
+        raise AssertionError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
+    if shape is not None and tuple(value.shape) != tuple(shape):
+        raise AssertionError(f"{name}: expected shape {tuple(shape)}, got {tuple(value.shape)}")
+    if dtype is not None and value.dtype != dtype:
+        raise AssertionError(f"{name}: expected dtype {dtype}, got {value.dtype}")
+    if device is not None and value.device.type != torch.device(device).type:
+        raise AssertionError(
+            f"{name}: expected a tensor on {torch.device(device)}, got one on {value.device}"
+        )
+
+
+def assert_close(
+    actual: Any,
+    expected: Any,
+    *,
+    name: str = "result",
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    check_dtype: bool = False,
+) -> None:
+    """Check that ``actual`` equals ``expected`` within tolerance, shapes included."""
+    if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
+        raise AssertionError(f"{name}: expected a torch.Tensor, got {type(actual).__name__}")
+    got, want = _as_tensor(actual, name), _as_tensor(expected, "expected")
+    if got.shape != want.shape:
+        raise AssertionError(f"{name}: expected shape {tuple(want.shape)}, got {tuple(got.shape)}")
+    if check_dtype and got.dtype != want.dtype:
+        raise AssertionError(f"{name}: expected dtype {want.dtype}, got {got.dtype}")
+    got, want = got.detach().cpu(), want.detach().cpu()
+    if got.is_floating_point() or want.is_floating_point():
+        got, want = got.double(), want.double()
+    try:
+        torch.testing.assert_close(got, want, atol=atol, rtol=rtol, check_dtype=False)
+    except AssertionError as err:
+        raise AssertionError(f"{name} differs from the expected value.\n{err}") from None
+
+
+def assert_raises(
+    error: type[BaseException] | tuple[type[BaseException], ...],
+    fn: Callable[..., Any],
+    *args: Any,
+    match: str | None = None,
+    **kwargs: Any,
+) -> None:
+    """Check that ``fn(*args, **kwargs)`` raises ``error`` (whose message contains ``match``)."""
+    names = error.__name__ if isinstance(error, type) else " or ".join(e.__name__ for e in error)
+    try:
+        fn(*args, **kwargs)
+    except error as err:
+        if match is not None and match.lower() not in str(err).lower():
+            raise AssertionError(
+                f"{fn.__name__} raised {type(err).__name__}, but its message {str(err)!r} "
+                f"does not mention {match!r}"
+            ) from None
+        return
+    raise AssertionError(f"{fn.__name__} should raise {names} for this input, but it returned")
+
+
+def assert_stays_on_device(fn: Callable[..., Any], *args: Any, name: str | None = None) -> None:
+    """Run ``fn`` on copies of the tensor arguments on the ``meta`` device.
+
+    Meta tensors have shapes but no data, so this needs no GPU: code that moves a tensor
+    elsewhere (``.cpu()``, ``.numpy()``, ``torch.tensor(...)`` without ``device=``) either
+    fails or returns a tensor that is not on ``meta``.
+    """
+    label = name or getattr(fn, "__name__", "your function")
+    moved = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in args]
+    try:
+        out = fn(*moved)
+    except NotImplementedError as err:
+        if "meta" in str(err).lower():  # an operation torch has no meta kernel for
+            return
+        raise
+    except (RuntimeError, TypeError) as err:
+        raise AssertionError(
+            f"{label} failed when its inputs were on another device ({err}). Build new tensors "
+            "with device=... taken from the inputs, and avoid .cpu(), .numpy() and .item()."
+        ) from None
+    outs = out if isinstance(out, tuple | list) else (out,)
+    for value in outs:
+        if isinstance(value, torch.Tensor) and value.device.type != "meta":
+            raise AssertionError(
+                f"{label} returned a tensor on {value.device} for inputs on another device: "
+                "create tensors on the inputs' device (device=x.device)."
+            )
+
+
+def test_devices() -> list[torch.device]:
+    """The devices hidden tests run on: the CPU, plus the course device when it differs."""
+    chosen = device()
+    return [torch.device("cpu")] + ([chosen] if chosen.type != "cpu" else [])
+
+
+test_devices.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

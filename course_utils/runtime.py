@@ -1,0 +1,72 @@
+"""Where tensors live and how runs are made repeatable."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["DEVICE_ENV", "device", "seed_everything", "timer", "progress"]
+
+#: Environment variable that overrides the automatic choice, e.g. ``COURSE_DEVICE=cpu``.
+DEVICE_ENV = "COURSE_DEVICE"
+
+progress = tqdm
+"""Progress bar for long loops (``tqdm.auto``: a widget in Jupyter, text elsewhere)."""
+
+
+def device() -> torch.device:
+    """The device every lab computes on: CUDA, then Apple MPS, then the CPU.
+
+    Set ``COURSE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) to choose by hand.
+    """
+    wanted = os.environ.get(DEVICE_ENV, "").strip()
+    if wanted:
+        try:
+            chosen = torch.device(wanted)
+        except RuntimeError as err:
+            raise ValueError(f"{DEVICE_ENV}={wanted!r} is not a device name: {err}") from None
+        if chosen.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"{DEVICE_ENV}={wanted!r} asks for CUDA, but no CUDA GPU is visible")
+        if chosen.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"{DEVICE_ENV}={wanted!r} asks for MPS, but MPS is not available")
+        return chosen
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices) and make CPU kernels deterministic.
+
+    Returns a fresh ``torch.Generator`` seeded with ``seed`` for code that wants its own.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def timer(label: str = "elapsed", *, quiet: bool = False) -> Iterator[dict[str, float]]:
+    """Time a block: ``with timer("training") as t: ...`` then ``t["seconds"]``."""
+    result: dict[str, float] = {}
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result["seconds"] = time.perf_counter() - start
+        if not quiet:
+            print(f"{label}: {result['seconds']:.2f} s")

@@ -1,10 +1,12 @@
 """The grading round trip on a temporary copy of the course, with real nbgrader runs.
 
-reference solution -> full automatic marks; untouched release -> 0; a typical bug -> partial.
+For every lab: the reference solution gets full automatic marks, the untouched release 0, and
+the typical bug of ``tests/typical_bugs/<lab>.py`` loses exactly the points it should.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -17,30 +19,30 @@ from nbgrader.validator import Validator
 
 from course_utils import course
 
+ROOT = Path(__file__).resolve().parents[1]
+LABS = course.labs(ROOT)
 SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
-LAB = "lab1_onehot"
-# A typical lab-1 bug: the dot product, not normalised by the norms.
-BUGS = {
-    "cosine_similarity": "def cosine_similarity(a, b, eps=1e-8):\n    return (a * b).sum(dim=-1)\n"
-}
 
 
-def _grade_ids(nb) -> dict[str, nbformat.NotebookNode]:
+def _cells(nb) -> dict[str, nbformat.NotebookNode]:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
-def make_submission(root: Path, lab: str, student: str, replace: dict[str, str] | None) -> Path:
+def _notebook(root: Path, folder: str, lab: str) -> Path:
+    return root / folder / lab / f"{lab}.ipynb"
+
+
+def make_submission(root: Path, lab: str, student: str, replace: dict[str, str] | None) -> None:
     """The release notebook with answer cells filled: from the solution, then ``replace``."""
-    release = nbformat.read(root / "labs" / lab / f"{lab}.ipynb", as_version=4)
+    release = nbformat.read(_notebook(root, "labs", lab), as_version=4)
     if replace is not None:
-        solution = _grade_ids(nbformat.read(root / "solutions" / lab / f"{lab}.ipynb", 4))
-        for gid, cell in _grade_ids(release).items():
+        solution = _cells(nbformat.read(_notebook(root, "solutions", lab), as_version=4))
+        for gid, cell in _cells(release).items():
             if cell.metadata["nbgrader"].get("solution") and cell.cell_type == "code":
                 cell.source = replace.get(gid) or SOLUTION.sub(r"\1", solution[gid].source)
     folder = root / "grading" / "submitted" / student / lab
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(release, folder / f"{lab}.ipynb")
-    return folder
 
 
 def auto_scores(root: Path, lab: str, student: str) -> dict[str, float]:
@@ -50,60 +52,85 @@ def auto_scores(root: Path, lab: str, student: str) -> dict[str, float]:
         return {g.name: g.auto_score for g in nb.grades if g.cell.cell_type == "code"}
 
 
-@pytest.fixture(scope="module")
-def graded(course_copy: Path) -> Path:
-    make_submission(course_copy, LAB, "reference", {})
-    make_submission(course_copy, LAB, "untouched", None)
-    make_submission(course_copy, LAB, "buggy", BUGS)
-    nbgrader = Path(sys.executable).with_name("nbgrader")
-    run = subprocess.run(
-        [str(nbgrader), "autograde", LAB, "--force"],
-        cwd=course_copy,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return course_copy
-
-
-def max_scores(root: Path) -> dict[str, float]:
-    nb = nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
+def max_scores(root: Path, lab: str) -> dict[str, float]:
+    cells = _cells(nbformat.read(_notebook(root, "solutions", lab), as_version=4))
     return {
         gid: c.metadata["nbgrader"]["points"]
-        for gid, c in _grade_ids(nb).items()
+        for gid, c in cells.items()
         if c.cell_type == "code" and c.metadata["nbgrader"].get("grade")
     }
 
 
-def test_reference_gets_full_marks(graded: Path):
-    assert auto_scores(graded, LAB, "reference") == max_scores(graded)
+def typical_bug(lab: str):
+    return importlib.import_module(f"typical_bugs.{lab}")
 
 
-def test_untouched_release_gets_zero(graded: Path):
-    scores = auto_scores(graded, LAB, "untouched")
-    assert scores.keys() == max_scores(graded).keys()
+@pytest.fixture(scope="module")
+def graded(course_copy: Path) -> Path:
+    """Every lab autograded for three students: reference, untouched and buggy."""
+    for lab in LABS:
+        make_submission(course_copy, lab, "reference", {})
+        make_submission(course_copy, lab, "untouched", None)
+        make_submission(course_copy, lab, "buggy", typical_bug(lab).BUGS)
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    for lab in LABS:
+        run = subprocess.run(
+            [str(nbgrader), "autograde", lab, "--force"],
+            cwd=course_copy,
+            env=course.use_env_tools(),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    return course_copy
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_lab_has_a_typical_bug(lab: str):
+    bug = typical_bug(lab)
+    answers = {
+        gid
+        for gid, c in _cells(nbformat.read(_notebook(ROOT, "solutions", lab), 4)).items()
+        if c.metadata["nbgrader"].get("solution") and c.cell_type == "code"
+    }
+    assert bug.BUGS and set(bug.BUGS) <= answers, "BUGS must name answer cells"
+    assert bug.FAILS and bug.FAILS <= set(max_scores(ROOT, lab)), "FAILS must name test cells"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_reference_gets_full_marks(graded: Path, lab: str):
+    assert auto_scores(graded, lab, "reference") == max_scores(graded, lab)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_untouched_release_gets_zero(graded: Path, lab: str):
+    scores = auto_scores(graded, lab, "untouched")
+    assert scores.keys() == max_scores(graded, lab).keys()
     assert sum(scores.values()) == 0, scores
 
 
-def test_unnormalised_cosine_gets_partial_marks(graded: Path):
-    scores, full = auto_scores(graded, LAB, "buggy"), max_scores(graded)
-    failed = {gid for gid, s in scores.items() if s < full[gid]}
-    # the bug fails its own test and the one exercise built on it, nothing else
-    assert failed == {"cosine_similarity_tests", "most_similar_tests"}, scores
+@pytest.mark.parametrize("lab", LABS)
+def test_typical_bug_gets_partial_marks(graded: Path, lab: str):
+    scores, full = auto_scores(graded, lab, "buggy"), max_scores(graded, lab)
+    failed = {gid for gid, score in scores.items() if score < full[gid]}
+    assert failed == typical_bug(lab).FAILS, scores
     assert 0 < sum(scores.values()) < sum(full.values())
 
 
-def test_validator_passes_the_solution(course_copy: Path):
+@pytest.mark.parametrize("lab", LABS)
+def test_validator_passes_the_solution(course_copy: Path, lab: str):
     validator = Validator(config=course.load_config(course_copy))
-    path = course_copy / "solutions" / LAB / f"{LAB}.ipynb"
-    assert validator.validate(str(path)) == {}
+    assert validator.validate(str(_notebook(course_copy, "solutions", lab))) == {}
 
 
-def test_validator_in_invert_mode_finds_no_passing_test_in_the_release(course_copy: Path):
-    validator = Validator(config=course.load_config(course_copy), invert=True)
-    path = course_copy / "labs" / LAB / f"{LAB}.ipynb"
-    assert validator.validate(str(path)) == {}, "a test cell passes on the untouched release"
-    failed = Validator(config=course.load_config(course_copy)).validate(str(path))["failed"]
-    graded = [c for c in nbformat.read(path, 4).cells if c.metadata["nbgrader"].get("grade")]
-    assert len(failed) == len(graded), "every graded cell (tests and written answers) must fail"
+@pytest.mark.parametrize("lab", LABS)
+def test_validator_in_invert_mode_finds_no_passing_test_in_the_release(course_copy: Path, lab):
+    config = course.load_config(course_copy)
+    path = _notebook(course_copy, "labs", lab)
+    assert Validator(config=config, invert=True).validate(str(path)) == {}, (
+        "a test cell passes on the untouched release"
+    )
+    failed = Validator(config=config).validate(str(path))["failed"]
+    graded_cells = [c for c in nbformat.read(path, 4).cells if c.metadata["nbgrader"].get("grade")]
+    assert len(failed) == len(graded_cells), "every graded cell (tests, written answers) must fail"

@@ -5,8 +5,15 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
+LAB_DIR ?= labs
+LAB_ARGS ?=
+# JupyterLab refuses to run as root (containers, CI) unless told to; the course works offline,
+# so it neither fetches news nor asks about it (jupyter-settings/overrides.json).
+JUPYTER_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) --LabApp.news_url=None \
+	--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	--LabApp.app_settings_dir=$(CURDIR)/jupyter-settings
 
-.PHONY: setup lab test labs clean
+.PHONY: setup lab test labs browser clean
 
 # Installed once, and again when the package's requirements change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -17,12 +24,21 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed  ## create .venv with the course package and its tools
 
 lab: setup  ## open JupyterLab on the student notebooks in labs/
-	$(BIN)/jupyter lab --ServerApp.root_dir=labs --port=$(PORT)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_DIR) --port=$(PORT) $(JUPYTER_FLAGS) $(LAB_ARGS)
 
-test: setup  ## lint, unit tests, the grading round trip and nbval over solutions/
+test: setup browser  ## lint, unit tests, the grading round trip, nbval, the browser walk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# The browser test drives Debian's Chromium. Installed here when apt-get can be used (root on
+# Debian or Ubuntu); elsewhere the test is skipped and says why.
+browser:  ## install Debian's chromium for the browser test, where possible
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "no chromium and no root apt-get: the browser test will be skipped"; fi
 
 labs: setup  ## regenerate labs/ from solutions/ (instructors, after editing a solution)
 	$(BIN)/course generate

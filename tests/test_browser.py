@@ -116,8 +116,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
                         + (lab_dir.parent / "jupyterlab.log").read_text()[-3000:]
                     )
                 time.sleep(0.5)
-        # ?reset: start from an empty workspace, with only the notebook asked for open
-        yield f"{url}/lab/tree/{{path}}?reset&token={token}", lab_dir
+        # ?reset: start from an empty workspace, nothing open
+        yield f"{url}/lab?reset&token={token}", lab_dir
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -147,9 +147,13 @@ def step(page, name: str) -> Iterator[None]:
 
 
 def open_notebook(browser, url: str, path: str):
+    """Open ``path`` the way a student does: double clicks in JupyterLab's file browser."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    page.goto(url.format(path=path))
+    page.goto(url)
+    for name in path.split("/"):
+        label = page.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{re.escape(name)}$"))
+        page.locator(".jp-DirListing-item", has=label).dblclick()
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_selector(".jp-Notebook .jp-RenderedMarkdown h1")
     assert page.locator(".jp-NotebookPanel").count() == 1, "another notebook is open too"

@@ -76,8 +76,30 @@ def test_stays_on_device_catches_cpu_tensors():
     with pytest.raises(AssertionError):
         grading.assert_stays_on_device(numpy_user, torch.randn(2))
 
+    def round_trip(a):
+        return a.cpu().to(a.device) * 2
+
+    with pytest.raises(AssertionError, match="copies a tensor to the CPU"):
+        grading.assert_stays_on_device(round_trip, torch.randn(2))
+
+
+def test_stays_on_device_tolerates_ops_without_meta_kernels():
+    def needs_data(a):
+        raise NotImplementedError(
+            "Could not run 'aten::foo' with arguments from the 'Meta' backend"
+        )
+
+    grading.assert_stays_on_device(needs_data, torch.randn(2))
+
 
 def test_test_devices_starts_with_cpu():
     devices = grading.test_devices()
     assert devices[0] == torch.device("cpu")
     assert len(devices) == len(set(devices))
+
+
+def test_test_devices_adds_cuda_but_not_mps(monkeypatch):
+    monkeypatch.setattr(grading, "device", lambda: torch.device("cuda"))
+    assert grading.test_devices() == [torch.device("cpu"), torch.device("cuda")]
+    monkeypatch.setattr(grading, "device", lambda: torch.device("mps"))
+    assert grading.test_devices() == [torch.device("cpu")]

@@ -118,10 +118,11 @@ def test_typical_bug_gets_partial_marks(graded: Path, lab: str):
     assert 0 < sum(scores.values()) < sum(full.values())
 
 
-@pytest.mark.parametrize("lab", LABS)
-def test_validator_passes_the_solution(course_copy: Path, lab: str):
+def test_validator_passes_the_solution(course_copy: Path):
+    # One lab is enough to show the validator accepts a correct notebook: every lab's reference
+    # already gets full marks from autograde above, and each validation is a full run.
     validator = Validator(config=course.load_config(course_copy))
-    assert validator.validate(str(_notebook(course_copy, "solutions", lab))) == {}
+    assert validator.validate(str(_notebook(course_copy, "solutions", "lab1_onehot"))) == {}
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -13,7 +13,7 @@ JUPYTER_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) --LabApp.news_url
 	--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	--LabApp.app_settings_dir=$(CURDIR)/jupyter-settings
 
-.PHONY: setup lab test labs browser clean
+.PHONY: setup lab test labs browser sandbox clean
 
 # Installed once, and again when the package's requirements change.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -26,7 +26,7 @@ setup: $(VENV)/.installed  ## create .venv with the course package and its tools
 lab: setup  ## open JupyterLab on the student notebooks in labs/
 	$(BIN)/jupyter lab --ServerApp.root_dir=$(LAB_DIR) --port=$(PORT) $(JUPYTER_FLAGS) $(LAB_ARGS)
 
-test: setup browser  ## lint, unit tests, the grading round trip, nbval, the browser walk
+test: setup browser sandbox  ## lint, unit tests, the grading round trip, nbval, the browser walk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -39,6 +39,16 @@ browser:  ## install Debian's chromium for the browser test, where possible
 		echo "installing Debian's chromium for the browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "no chromium and no root apt-get: the browser test will be skipped"; fi
+
+# `course autograde` isolates each grading kernel with bubblewrap (Debian's bubblewrap package).
+# Installed here when apt-get can be used; elsewhere the sandbox tests are skipped and say why,
+# and `course autograde` refuses to grade without it unless given --no-sandbox.
+sandbox:  ## install bubblewrap for the grading sandbox, where possible
+	@if command -v bwrap >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing bubblewrap for the grading sandbox"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	else echo "no bwrap and no root apt-get: the grading sandbox tests will be skipped"; fi
 
 labs: setup  ## regenerate labs/ from solutions/ (instructors, after editing a solution)
 	$(BIN)/course generate

@@ -1,9 +1,17 @@
-"""The ``course`` command: what instructors and TAs run on the course repository."""
+"""The ``course`` command: what instructors and TAs run on the course repository.
+
+Instructors: ``generate``, ``list``. TAs, from a zip of submissions to a grades CSV:
+``release``, ``roster``, ``collect``, ``autograde``, ``feedback``, ``export``, ``audit``
+(the work is done in ``course_utils.ta``; this module only parses arguments).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import zipfile
 from pathlib import Path
 
 from course_utils import course
@@ -23,6 +31,112 @@ def _list(args: argparse.Namespace) -> int:
     for name in course.labs(root):
         print(name)
     return 0
+
+
+def _release(args: argparse.Namespace) -> int:
+    root = course.find_root(args.course_dir)
+    for notebook in course.generate_labs(root, args.labs or None):
+        bundle = root / "grading" / "release" / f"{notebook.parent.name}.zip"
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(notebook.parent.rglob("*")):
+                if path.is_file() and ".ipynb_checkpoints" not in path.parts:
+                    archive.write(path, path.relative_to(notebook.parent.parent))
+        print(f"wrote {notebook.relative_to(root)} and {bundle.relative_to(root)} (upload it)")
+    return 0
+
+
+def _roster(args: argparse.Namespace) -> int:
+    from course_utils.ta.roster import import_roster
+
+    root = course.find_root(args.course_dir)
+    students = import_roster(root, args.csv)
+    print(f"{len(students)} student(s) in the gradebook")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from course_utils.ta.collect import collect
+
+    root = course.find_root(args.course_dir)
+    _known_lab(root, args.lab)
+    found = collect(root, args.lab, args.source, replace=not args.keep_existing)
+    for item in found:
+        print(f"{item.student}: {item.source}")
+    print(f"{len(found)} submission(s) of {args.lab} in grading/submitted/")
+    return 0
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from course_utils.ta.autograde import Interrupted, Options, autograde
+    from course_utils.ta.sandbox import Limits, parse_size
+
+    root = course.find_root(args.course_dir)
+    jobs = args.jobs or max(1, min(4, os.cpu_count() or 1))
+    limits = Limits(
+        memory_bytes=parse_size(args.memory),
+        cpu_seconds=args.cpu_time,
+        threads=max(1, (os.cpu_count() or 1) // jobs),
+    )
+    options = Options(
+        jobs=jobs,
+        timeout=args.timeout,
+        limits=limits,
+        sandbox=not args.no_sandbox,
+        force=args.force,
+        students=args.student or [],
+    )
+    try:
+        entries = autograde(root, args.lab, options, progress=lambda line: print(line, flush=True))
+    except Interrupted as stop:
+        print(f"course: {stop}", file=sys.stderr)
+        return 130
+    failed = [e.student for e in entries if e.status != "graded"]
+    flagged = [e.student for e in entries if e.flags]
+    print(f"graded {len(entries) - len(failed)}, failed {len(failed)}, flagged {len(flagged)}")
+    if flagged:
+        print(f"see: course audit {args.lab} --flagged")
+    return 1 if failed else 0
+
+
+def _feedback(args: argparse.Namespace) -> int:
+    from course_utils.ta.feedback import generate_feedback
+
+    root = course.find_root(args.course_dir)
+    _known_lab(root, args.lab)
+    pages = generate_feedback(root, args.lab, args.student or None)
+    for page in pages:
+        print(f"wrote {page.relative_to(root)}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from course_utils.ta.report import export_csv
+
+    root = course.find_root(args.course_dir)
+    for lab in args.labs:
+        _known_lab(root, lab)
+    target = args.to if args.to.is_absolute() else root / args.to
+    export_csv(root, target, args.labs or None)
+    print(f"wrote {target}")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from course_utils.ta.report import audit, audit_text
+
+    root = course.find_root(args.course_dir)
+    _known_lab(root, args.lab)
+    if args.json:
+        print(json.dumps(audit(root, args.lab), indent=1))
+    else:
+        print(audit_text(root, args.lab, only_flagged=args.flagged))
+    return 0
+
+
+def _known_lab(root: Path, lab: str) -> None:
+    if lab not in course.labs(root):
+        raise ValueError(f"unknown lab {lab!r}; the labs are {course.labs(root)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +165,96 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list the labs")
     listing.set_defaults(run=_list)
+    _ta_commands(sub)
     return parser
+
+
+def _ta_commands(sub: argparse._SubParsersAction) -> None:
+    release = sub.add_parser(
+        "release",
+        help="TA: make the student notebooks and a zip to upload to the LMS",
+        description="Regenerate labs/<lab>/ (as generate does) and bundle each lab as "
+        "grading/release/<lab>.zip for the LMS.",
+    )
+    release.add_argument("labs", nargs="*", help="labs to release (default: all)")
+    release.set_defaults(run=_release)
+
+    roster = sub.add_parser(
+        "roster",
+        help="TA: import the class list (CSV) into the gradebook",
+        description="Add or update students from a CSV with a column id (or student_id, "
+        "username, login) and optionally first_name, last_name, email.",
+    )
+    roster.add_argument("csv", type=Path, help="the class list")
+    roster.set_defaults(run=_roster)
+
+    collect = sub.add_parser(
+        "collect",
+        help="TA: copy submissions (a folder or the LMS's zip) into grading/submitted",
+        description="Each notebook in SOURCE becomes grading/submitted/<student>/<lab>/"
+        "<lab>.ipynb. The student is the entry's first folder (Moodle: its number) or, for a "
+        "flat file, the name before the first '_' (Canvas). SOURCE is never modified.",
+    )
+    collect.add_argument("lab", help="the lab the submissions are for")
+    collect.add_argument("source", type=Path, help="a folder or a .zip")
+    collect.add_argument(
+        "--keep-existing", action="store_true", help="do not replace submissions already there"
+    )
+    collect.set_defaults(run=_collect)
+
+    grade = sub.add_parser(
+        "autograde",
+        help="TA: grade a lab for the whole class, in parallel and sandboxed",
+        description="Grade every submission of LAB with nbgrader, N at a time. Each runs in a "
+        "kernel that cannot see solutions/ or the gradebook (bubblewrap) and has time, memory "
+        "and CPU limits; dead or stuck kernels are restarted, tampered test cells restored. "
+        "Already graded submissions are skipped (--force to redo). Ctrl-C keeps what is done.",
+    )
+    grade.add_argument("lab", help="the lab to grade, e.g. lab1_onehot")
+    grade.add_argument("--jobs", "-j", type=int, default=None, help="parallel gradings")
+    grade.add_argument("--timeout", type=int, default=None, help="seconds per cell (config)")
+    grade.add_argument("--memory", default="8G", help="memory (address space) per kernel")
+    grade.add_argument("--cpu-time", type=int, default=1800, help="CPU seconds per kernel")
+    grade.add_argument("--force", action="store_true", help="grade again even if up to date")
+    grade.add_argument("--student", action="append", help="only these students (glob, repeatable)")
+    grade.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run without bubblewrap (limits only): kernels can read the course",
+    )
+    grade.set_defaults(run=_autograde)
+
+    feedback = sub.add_parser(
+        "feedback",
+        help="TA: HTML feedback for students, without hidden tests",
+        description="Write grading/feedback/<student>/<lab>/<lab>.html for each graded "
+        "submission; hidden tests and the traceback lines that quote them are left out.",
+    )
+    feedback.add_argument("lab")
+    feedback.add_argument("--student", action="append", help="only these students")
+    feedback.set_defaults(run=_feedback)
+
+    export = sub.add_parser(
+        "export",
+        help="TA: write the grades CSV (with status and flags columns)",
+        description="One row per student and lab: nbgrader's scores plus 'status' (graded, "
+        "failed, missing, not graded) and 'flags' (failed, timed_out, kernel_died, "
+        "memory_limit, tampered, suspicious, never_scored, unsandboxed, stale).",
+    )
+    export.add_argument("labs", nargs="*", help="labs to export (default: all)")
+    export.add_argument("--to", type=Path, default=Path("grading/grades.csv"))
+    export.set_defaults(run=_export)
+
+    audit = sub.add_parser(
+        "audit",
+        help="TA: what happened to each submission (failed, timed out, tampered, ...)",
+        description="Per student: status, automatic score, each flag with its detail, cells "
+        "never scored, and where the grading log is.",
+    )
+    audit.add_argument("lab")
+    audit.add_argument("--flagged", action="store_true", help="only flagged submissions")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.set_defaults(run=_audit)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"course: error: {err}", file=sys.stderr)
         return 2
 

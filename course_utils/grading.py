@@ -6,12 +6,26 @@ came back and, where it helps, the first place they differ.
 
 from __future__ import annotations
 
+import builtins as _builtins
+import os
+import sys
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.testing
 
 from course_utils.runtime import device
+
+# The checks below must not change when student code patches a builtin (``builtins.abs =
+# ...``) or a torch function (``torch.testing.assert_close = ...``): this module gets its own
+# copy of the builtins, and the torch functions it calls are bound now, at import.
+__builtins__ = dict(vars(_builtins))
+_torch_assert_close = torch.testing.assert_close
+_as_tensor_raw = torch.as_tensor
+_Tensor = torch.Tensor
+_torch_device = torch.device
 
 __all__ = [
     "assert_close",
@@ -23,10 +37,10 @@ __all__ = [
 
 
 def _as_tensor(value: Any, name: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
+    if isinstance(value, _Tensor):
         return value
     try:
-        return torch.as_tensor(value)
+        return _as_tensor_raw(value)
     except (TypeError, ValueError, RuntimeError) as err:
         raise AssertionError(
             f"{name}: expected numbers or a tensor, got {type(value).__name__}"
@@ -42,15 +56,15 @@ def assert_tensor(
     device: torch.device | str | None = None,
 ) -> None:
     """Check that ``value`` is a tensor with the given shape, dtype and device."""
-    if not isinstance(value, torch.Tensor):
+    if not isinstance(value, _Tensor):
         raise AssertionError(f"{name}: expected a torch.Tensor, got {type(value).__name__}")
     if shape is not None and tuple(value.shape) != tuple(shape):
         raise AssertionError(f"{name}: expected shape {tuple(shape)}, got {tuple(value.shape)}")
     if dtype is not None and value.dtype != dtype:
         raise AssertionError(f"{name}: expected dtype {dtype}, got {value.dtype}")
-    if device is not None and value.device.type != torch.device(device).type:
+    if device is not None and value.device.type != _torch_device(device).type:
         raise AssertionError(
-            f"{name}: expected a tensor on {torch.device(device)}, got one on {value.device}"
+            f"{name}: expected a tensor on {_torch_device(device)}, got one on {value.device}"
         )
 
 
@@ -64,7 +78,7 @@ def assert_close(
     check_dtype: bool = False,
 ) -> None:
     """Check that ``actual`` equals ``expected`` within tolerance, shapes included."""
-    if isinstance(expected, torch.Tensor) and not isinstance(actual, torch.Tensor):
+    if isinstance(expected, _Tensor) and not isinstance(actual, _Tensor):
         raise AssertionError(f"{name}: expected a torch.Tensor, got {type(actual).__name__}")
     got, want = _as_tensor(actual, name), _as_tensor(expected, "expected")
     if got.shape != want.shape:
@@ -75,7 +89,7 @@ def assert_close(
     if got.is_floating_point() or want.is_floating_point():
         got, want = got.double(), want.double()
     try:
-        torch.testing.assert_close(got, want, atol=atol, rtol=rtol, check_dtype=False)
+        _torch_assert_close(got, want, atol=atol, rtol=rtol, check_dtype=False)
     except AssertionError as err:
         raise AssertionError(f"{name} differs from the expected value.\n{err}") from None
 
@@ -109,7 +123,7 @@ def assert_stays_on_device(fn: Callable[..., Any], *args: Any, name: str | None 
     fails or returns a tensor that is not on ``meta``.
     """
     label = name or getattr(fn, "__name__", "your function")
-    moved = [a.to("meta") if isinstance(a, torch.Tensor) else a for a in args]
+    moved = [a.to("meta") if isinstance(a, _Tensor) else a for a in args]
     try:
         out = fn(*moved)
     except NotImplementedError as err:
@@ -129,7 +143,7 @@ def assert_stays_on_device(fn: Callable[..., Any], *args: Any, name: str | None 
         ) from None
     outs = out if isinstance(out, tuple | list) else (out,)
     for value in outs:
-        if isinstance(value, torch.Tensor) and value.device.type != "meta":
+        if isinstance(value, _Tensor) and value.device.type != "meta":
             raise AssertionError(
                 f"{label} returned a tensor on {value.device} for inputs on another device: "
                 "create tensors on the inputs' device (device=x.device)."
@@ -142,7 +156,28 @@ def test_devices() -> list[torch.device]:
     Apple MPS is left out: it has no float64, which the reference comparisons use.
     """
     chosen = device()
-    return [torch.device("cpu")] + ([chosen] if chosen.type == "cuda" else [])
+    return [_torch_device("cpu")] + ([chosen] if chosen.type == "cuda" else [])
 
 
 test_devices.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+class _SealedModule(types.ModuleType):
+    """This module while grading: its checks can be called, not replaced or deleted."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{self.__name__} is read-only while a lab is being graded")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{self.__name__} is read-only while a lab is being graded")
+
+
+def _seal() -> None:
+    """Make this module read-only (the grading kernel calls it before any student code)."""
+    module = sys.modules[__name__]
+    if not isinstance(module, _SealedModule):
+        module.__class__ = _SealedModule
+
+
+if os.environ.get("NBGRADER_EXECUTION") == "autograde":  # nbgrader sets it while grading
+    _seal()

@@ -1,0 +1,282 @@
+"""``course autograde LAB --jobs N``: grade a whole class, in parallel, safely.
+
+* One run at a time (``GradingLock``); leftovers of a crashed run are cleared first.
+* ``N`` worker processes (``course_utils.ta.worker``) each grade one submission at a time
+  with nbgrader into ``grading/.staging/<run>/``; the gradebook is shared (SQLite waits for
+  a concurrent writer) and each notebook's grades are saved in one transaction.
+* A finished submission is moved into ``grading/autograded/<student>/<lab>`` with a rename,
+  then its ledger record is written: a folder is either complete or absent, and a record
+  exists only for a finished grading. Ctrl-C stops the workers and their kernels; what was
+  recorded stays, and the next run grades only what is missing.
+* Submissions already graded from the same notebook by the same grader are skipped, unless
+  ``force``; grading again gives the same grades (idempotent).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from course_utils import course
+from course_utils.ta import ledger
+from course_utils.ta.layout import Layout, sha256_file
+from course_utils.ta.lock import GradingLock
+from course_utils.ta.sandbox import Limits, Sandbox, bwrap_available, default_caches, default_hidden
+
+__all__ = ["Options", "autograde", "ensure_in_gradebook", "Interrupted"]
+
+
+class Interrupted(RuntimeError):
+    """Grading was stopped (Ctrl-C); what finished is recorded."""
+
+
+@dataclass
+class Options:
+    """How to grade: parallelism, limits, isolation and which submissions."""
+
+    jobs: int = 2
+    timeout: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    sandbox: bool = True
+    force: bool = False
+    students: list[str] = field(default_factory=list)
+
+
+def ensure_in_gradebook(root: Path, lab: str) -> None:
+    """Make sure the gradebook knows ``lab`` (as after ``course generate``), without touching
+    ``labs/``: a missing lab is generated into ``grading/.release``."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = course.load_config(root)
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        try:
+            gb.find_notebook(lab, lab)
+            return
+        except MissingEntry:
+            pass
+    course.use_env_tools()
+    config.CourseDirectory.release_directory = os.path.join("grading", ".release")
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.generate_assignment(lab, force=True, create=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader could not register {lab}:\n{result.get('log', '')}")
+
+
+def _clear_leftovers(layout: Layout) -> None:
+    for folder in (layout.staging, layout.trash):
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Pool:
+    """``jobs`` worker processes, each in its own session (Ctrl-C reaches only the parent)."""
+
+    def __init__(self, jobs: int, log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        env = course.use_env_tools()
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "course_utils.ta.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=open(log_dir / f"worker-{i}.log", "w"),  # noqa: SIM115
+                text=True,
+                env=env,
+                start_new_session=True,
+            )
+            for i in range(jobs)
+        ]
+
+    def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        todo: queue.Queue[dict[str, Any]] = queue.Queue()
+        for task in tasks:
+            todo.put(task)
+        done: queue.Queue[dict[str, Any]] = queue.Queue()
+
+        def serve(proc: subprocess.Popen[str]) -> None:
+            while True:
+                try:
+                    task = todo.get_nowait()
+                except queue.Empty:
+                    return
+                line = ""
+                try:
+                    proc.stdin.write(json.dumps(task) + "\n")
+                    proc.stdin.flush()
+                    line = proc.stdout.readline()
+                    done.put(json.loads(line))
+                except (OSError, ValueError) as err:
+                    done.put(_failed(task, f"the grading worker stopped: {err} {line[:200]}"))
+                    return
+
+        threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in self.procs]
+        for thread in threads:
+            thread.start()
+        for _ in tasks:
+            while True:
+                try:
+                    yield done.get(timeout=0.2)
+                    break
+                except queue.Empty:
+                    if not any(t.is_alive() for t in threads) and done.empty():
+                        while not todo.empty():
+                            yield _failed(todo.get(), "no grading worker left")
+                        return
+
+    def close(self, kill: bool = False) -> None:
+        for proc in self.procs:
+            if kill and proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, 9)
+                except ProcessLookupError:
+                    pass
+            else:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+
+
+def _failed(task: dict[str, Any], why: str) -> dict[str, Any]:
+    return {
+        "student": task["student"],
+        "lab": task["lab"],
+        "status": "failed",
+        "events": [{"flag": "failed", "detail": why}],
+        "cells": {},
+        "seconds": 0.0,
+    }
+
+
+def _publish(layout: Layout, staging: Path, result: dict[str, Any]) -> None:
+    """Move a finished grading into ``autograded/`` by renames: never half a folder."""
+    student, lab = result["student"], result["lab"]
+    graded = staging / student / lab
+    final = layout.autograded / student / lab
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        layout.trash.mkdir(parents=True, exist_ok=True)
+        old = layout.trash / f"{staging.name}-{student}-{lab}"
+        os.replace(final, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(graded, final)
+
+
+def autograde(
+    root: Path, lab: str, options: Options, progress: Callable[[str], None] = print
+) -> list[ledger.Entry]:
+    """Grade every submission of ``lab`` that needs it; returns the new ledger records."""
+    layout = Layout(root)
+    if lab not in course.labs(root):
+        raise ValueError(f"unknown lab {lab!r}; the labs are {course.labs(root)}")
+    if options.sandbox and (why := bwrap_available()):
+        raise RuntimeError(f"{why}; or grade with --no-sandbox (limits only, no isolation)")
+    with GradingLock(layout.lock_file, f"course autograde {lab}"):
+        _clear_leftovers(layout)
+        ensure_in_gradebook(root, lab)
+        students = layout.students_with_submissions(lab)
+        if options.students:
+            students = [s for s in students if any(fnmatch.fnmatch(s, p) for p in options.students)]
+        todo = [s for s in students if options.force or not ledger.is_current(layout, lab, s)]
+        if len(todo) < len(students):
+            progress(f"{len(students) - len(todo)} submission(s) already graded (use --force)")
+        if not todo:
+            return []
+        return _run(layout, lab, todo, options, progress)
+
+
+def _run(
+    layout: Layout, lab: str, todo: list[str], options: Options, progress: Callable[[str], None]
+) -> list[ledger.Entry]:
+    run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    staging = layout.staging / run_id
+    staging.mkdir(parents=True)
+    fingerprint = layout.fingerprint(lab)
+    hashes = {s: sha256_file(layout.submission(s, lab)) for s in todo if _has_nb(layout, s, lab)}
+    sandbox = Sandbox(
+        root=layout.root,
+        workdir=staging,
+        limits=options.limits,
+        isolate=options.sandbox,
+        hidden=default_hidden(),
+        caches=default_caches(),
+    ).to_dict()
+    tasks = [
+        {
+            "root": str(layout.root),
+            "lab": lab,
+            "student": s,
+            "staging": str(staging),
+            "sandbox": sandbox,
+            "timeout": options.timeout,
+            "log": str(layout.log_dir(lab) / f"{s}.log"),
+        }
+        for s in todo
+    ]
+    jobs = max(1, min(options.jobs, len(tasks)))
+    progress(f"grading {len(tasks)} submission(s) of {lab} with {jobs} job(s)")
+    pool = _Pool(jobs, layout.log_dir(lab))
+    entries: list[ledger.Entry] = []
+    try:
+        for number, result in enumerate(pool.run(tasks), 1):
+            if result["status"] == "graded":
+                _publish(layout, staging, result)
+            entry = ledger.Entry(
+                student=result["student"],
+                lab=lab,
+                status=result["status"],
+                submission_sha256=hashes.get(result["student"], ""),
+                fingerprint=fingerprint,
+                graded_at=time.strftime("%Y-%m-%d %H:%M:%S"),
+                seconds=result["seconds"],
+                events=result["events"],
+                cells=result["cells"],
+            )
+            ledger.write(layout, entry)
+            entries.append(entry)
+            progress(f"[{number}/{len(tasks)}] {_describe(entry)}")
+    except KeyboardInterrupt:
+        pool.close(kill=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise Interrupted(
+            f"interrupted: {len(entries)} of {len(tasks)} submission(s) graded and recorded; "
+            "run the command again to grade the rest"
+        ) from None
+    pool.close()
+    shutil.rmtree(staging, ignore_errors=True)
+    return entries
+
+
+def _has_nb(layout: Layout, student: str, lab: str) -> bool:
+    return layout.submission(student, lab).is_file()
+
+
+def _describe(entry: ledger.Entry) -> str:
+    auto = [c for c in entry.cells.values() if c.get("code")]
+    score = sum(c.get("auto") or 0 for c in auto)
+    total = sum(c.get("max") or 0 for c in auto)
+    flags = ", ".join(entry.flags)
+    return (
+        f"{entry.student}: {entry.status}, {score:g}/{total:g} automatic points"
+        + (f" ({flags})" if flags else "")
+        + f" in {entry.seconds:.1f} s"
+    )

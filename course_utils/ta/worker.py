@@ -1,0 +1,169 @@
+"""A grading worker: grades the submissions it is sent, one at a time, with nbgrader.
+
+Started by ``course autograde`` (``python -m course_utils.ta.worker``), it reads one JSON task
+per line on stdin and answers one JSON result per line on stdout. Each submission is graded
+by nbgrader's own ``Autograde`` converter into a private staging folder, with the course's
+preprocessors swapped for the hardened ones; nbgrader's log goes to a per-student file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteKernelspec,
+)
+
+from course_utils import course
+from course_utils.ta import events
+from course_utils.ta.execution import ResilientExecute
+from course_utils.ta.sandbox import Sandbox
+from course_utils.ta.scores import AtomicSaveAutoGrades
+from course_utils.ta.tamper import (
+    InsertGuards,
+    RestoreCells,
+    StripExecutionTags,
+    VerifyGuards,
+    protected_names,
+    scan_code,
+)
+
+__all__ = ["grade_one", "main"]
+
+
+def _db_url(url: str) -> str:
+    """SQLite waits for a concurrent writer (other workers) instead of failing at once."""
+    if url.startswith("sqlite:") and "timeout=" not in url:
+        return url + ("&" if "?" in url else "?") + "timeout=120"
+    return url
+
+
+def grade_one(task: dict[str, Any]) -> dict[str, Any]:
+    """Autograde one student's lab into ``task["staging"]``; returns scores and findings."""
+    root, lab, student = Path(task["root"]), task["lab"], task["student"]
+    staging = Path(task["staging"])
+    workdir = staging / student / lab
+    log_file = Path(task["log"])
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, mode="w")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    loggers = [logging.getLogger(), logging.getLogger("traitlets")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    events.drain()
+    started = time.monotonic()
+    status = "graded"
+    try:
+        submitted = nbformat.read(root / "grading/submitted" / student / lab / f"{lab}.ipynb", 4)
+        source = nbformat.read(root / "solutions" / lab / f"{lab}.ipynb", 4)
+        for reason in scan_code(submitted, protected_names(source)):
+            events.record("suspicious", reason)
+    except Exception as err:  # an unreadable notebook: nbgrader will say more
+        logging.getLogger().warning("could not scan the submission: %s", err)
+    sandbox = Sandbox.from_dict({**task["sandbox"], "workdir": str(workdir), "root": str(root)})
+    config = course.load_config(root)
+    config.CourseDirectory.autograded_directory = str(staging.relative_to(root))
+    config.CourseDirectory.db_url = _db_url(config.CourseDirectory.db_url)
+    config.CourseDirectory.assignment_id = lab
+    config.CourseDirectory.student_id = student
+    config.Autograde.sanitize_preprocessors = [
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        StripExecutionTags,
+        RestoreCells,
+        CheckCellMetadata,
+    ]
+    config.Autograde.autograde_preprocessors = [
+        InsertGuards,
+        ResilientExecute,
+        VerifyGuards,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        AtomicSaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
+    config.RestoreCells.source_notebook = str(root / "solutions" / lab / f"{lab}.ipynb")
+    config.SandboxedKernelManager.sandbox = sandbox.to_dict()
+    if task.get("timeout"):
+        config.Execute.timeout = int(task["timeout"])
+    try:
+        converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
+        converter.force = True
+        converter.create_student = True
+        converter.start()
+        if not (workdir / f"{lab}.ipynb").is_file():
+            raise RuntimeError("nbgrader wrote no graded notebook")
+    except BaseException as err:  # nbgrader reports per-submission failures as one exception
+        status = "failed"
+        events.record("failed", f"{type(err).__name__}: {err}".strip()[:300])
+        logging.getLogger().error(traceback.format_exc())
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        handler.close()
+    if not sandbox.isolate:
+        events.record("unsandboxed", "graded with --no-sandbox: limits only, no isolation")
+    return {
+        "student": student,
+        "lab": lab,
+        "status": status,
+        "events": events.drain(),
+        "cells": _cell_scores(root, lab, student, config.CourseDirectory.db_url),
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def _cell_scores(root: Path, lab: str, student: str, db_url: str) -> dict[str, Any]:
+    try:
+        with Gradebook(db_url) as gb:
+            nb = gb.find_submission_notebook(lab, lab, student)
+            return {
+                g.name: {
+                    "auto": g.auto_score,
+                    "manual": g.manual_score,
+                    "max": g.max_score,
+                    "code": g.cell.cell_type == "code",
+                }
+                for g in nb.grades
+            }
+    except Exception:
+        return {}
+
+
+def main() -> None:
+    """Serve tasks from stdin until it closes (the parent runs it in its own session)."""
+    out = os.fdopen(os.dup(1), "w")  # results only: kernels inherit fd 1, so point it at stderr
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        result = grade_one(json.loads(line))
+        out.write(json.dumps(result) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -157,6 +157,8 @@ def open_notebook(browser, url: str, path: str):
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.wait_for_selector(".jp-Notebook .jp-RenderedMarkdown h1")
     assert page.locator(".jp-NotebookPanel").count() == 1, "another notebook is open too"
+    # Run All before the kernel is up does nothing on a slow machine: wait for it
+    page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).wait_for(timeout=120_000)
     return page
 
 

@@ -147,7 +147,7 @@ class Sandbox:
         for path in [root, *self.hidden]:
             if path.exists():
                 args += ["--tmpfs", str(path)]
-        for path in _needed_inside(root):
+        for path in _needed():  # bound back after the tmpfs mounts above, wherever they live
             args += ["--ro-bind", str(path), str(path)]
         for cache in self.caches:
             args += _mirror(cache)
@@ -157,12 +157,20 @@ class Sandbox:
         return args + limited
 
 
-def _needed_inside(root: Path) -> list[Path]:
-    """Folders under the hidden course root that the kernel needs (environment, package)."""
+def _needed() -> list[Path]:
+    """What the kernel needs to start: the Python environment, its interpreter, the package.
+
+    Bound back explicitly because any of them may sit under a hidden folder: the course root
+    (a virtual environment in the repository) or ``/tmp`` (a checkout or CI clone there).
+    """
     import course_utils
 
-    needed = [Path(sys.prefix).resolve(), Path(course_utils.__file__).resolve().parent]
-    return [p for p in needed if p.is_relative_to(root)]
+    needed = {
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(course_utils.__file__).resolve().parent,
+    }
+    return sorted(p for p in needed if p.exists())
 
 
 def _mirror(cache: Path) -> list[str]:

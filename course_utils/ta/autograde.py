@@ -26,13 +26,20 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from course_utils import course
-from course_utils.ta import ledger
+from course_utils.ta import judge, ledger
 from course_utils.ta.layout import Layout, sha256_file
 from course_utils.ta.lock import GradingLock
-from course_utils.ta.sandbox import Limits, Sandbox, bwrap_available, default_caches, default_hidden
+from course_utils.ta.protocol import WORKER_MODULE, Result, Task
+from course_utils.ta.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxedKernelManager,
+    bwrap_available,
+    default_caches,
+    default_hidden,
+)
 
 __all__ = ["Options", "autograde", "ensure_in_gradebook", "Interrupted"]
 
@@ -89,7 +96,7 @@ class _Pool:
         env = course.use_env_tools()
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "course_utils.ta.worker"],
+                [sys.executable, "-m", WORKER_MODULE],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=open(log_dir / f"worker-{i}.log", "w"),  # noqa: SIM115
@@ -100,11 +107,11 @@ class _Pool:
             for i in range(jobs)
         ]
 
-    def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        todo: queue.Queue[dict[str, Any]] = queue.Queue()
+    def run(self, tasks: list[Task]) -> Iterator[Result]:
+        todo: queue.Queue[Task] = queue.Queue()
         for task in tasks:
             todo.put(task)
-        done: queue.Queue[dict[str, Any]] = queue.Queue()
+        done: queue.Queue[Result] = queue.Queue()
 
         def serve(proc: subprocess.Popen[str]) -> None:
             while True:
@@ -114,12 +121,13 @@ class _Pool:
                     return
                 line = ""
                 try:
-                    proc.stdin.write(json.dumps(task) + "\n")
+                    proc.stdin.write(json.dumps(task.to_json()) + "\n")
                     proc.stdin.flush()
                     line = proc.stdout.readline()
-                    done.put(json.loads(line))
-                except (OSError, ValueError) as err:
-                    done.put(_failed(task, f"the grading worker stopped: {err} {line[:200]}"))
+                    done.put(Result.from_json(json.loads(line)))
+                except (OSError, ValueError, TypeError) as err:
+                    why = f"the grading worker stopped: {err} {line[:200]}"
+                    done.put(Result.failed(task, why))
                     return
 
         threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in self.procs]
@@ -133,7 +141,7 @@ class _Pool:
                 except queue.Empty:
                     if not any(t.is_alive() for t in threads) and done.empty():
                         while not todo.empty():
-                            yield _failed(todo.get(), "no grading worker left")
+                            yield Result.failed(todo.get(), "no grading worker left")
                         return
 
     def close(self, kill: bool = False) -> None:
@@ -156,20 +164,9 @@ class _Pool:
                 proc.wait()
 
 
-def _failed(task: dict[str, Any], why: str) -> dict[str, Any]:
-    return {
-        "student": task["student"],
-        "lab": task["lab"],
-        "status": "failed",
-        "events": [{"flag": "failed", "detail": why}],
-        "cells": {},
-        "seconds": 0.0,
-    }
-
-
-def _publish(layout: Layout, staging: Path, result: dict[str, Any]) -> None:
+def _publish(layout: Layout, staging: Path, result: Result) -> None:
     """Move a finished grading into ``autograded/`` by renames: never half a folder."""
-    student, lab = result["student"], result["lab"]
+    student, lab = result.student, result.lab
     graded = staging / student / lab
     final = layout.autograded / student / lab
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -219,17 +216,19 @@ def _run(
         isolate=options.sandbox,
         hidden=default_hidden(),
         caches=default_caches(),
-    ).to_dict()
+    )
+    expected = _expected(layout, lab, fingerprint, sandbox, options, progress)
     tasks = [
-        {
-            "root": str(layout.root),
-            "lab": lab,
-            "student": s,
-            "staging": str(staging),
-            "sandbox": sandbox,
-            "timeout": options.timeout,
-            "log": str(layout.log_dir(lab) / f"{s}.log"),
-        }
+        Task(
+            root=str(layout.root),
+            lab=lab,
+            student=s,
+            staging=str(staging),
+            sandbox=sandbox.to_dict(),
+            log=str(layout.log_dir(lab) / f"{s}.log"),
+            expected=str(expected),
+            timeout=options.timeout,
+        )
         for s in todo
     ]
     jobs = max(1, min(options.jobs, len(tasks)))
@@ -238,18 +237,18 @@ def _run(
     entries: list[ledger.Entry] = []
     try:
         for number, result in enumerate(pool.run(tasks), 1):
-            if result["status"] == "graded":
+            if result.status == "graded":
                 _publish(layout, staging, result)
             entry = ledger.Entry(
-                student=result["student"],
+                student=result.student,
                 lab=lab,
-                status=result["status"],
-                submission_sha256=hashes.get(result["student"], ""),
+                status=result.status,
+                submission_sha256=hashes.get(result.student, ""),
                 fingerprint=fingerprint,
                 graded_at=time.strftime("%Y-%m-%d %H:%M:%S"),
-                seconds=result["seconds"],
-                events=result["events"],
-                cells=result["cells"],
+                seconds=result.seconds,
+                events=result.events,
+                cells=result.cells,
             )
             ledger.write(layout, entry)
             entries.append(entry)
@@ -264,6 +263,32 @@ def _run(
     pool.close()
     shutil.rmtree(staging, ignore_errors=True)
     return entries
+
+
+def _expected(
+    layout: Layout,
+    lab: str,
+    fingerprint: str,
+    sandbox: Sandbox,
+    options: Options,
+    progress: Callable[[str], None],
+) -> Path:
+    """The judge's expected reports for ``lab``: from a run of the reference, once per version
+    of the lab and the grader (cached under ``grading/judge/``)."""
+    target = layout.judge_file(lab, fingerprint)
+    if target.is_file():
+        return target
+    progress(f"running the reference solution of {lab} once, for the judge")
+    workdir = Path(sandbox.workdir) / "_reference" / lab
+    reference = Sandbox(**{**vars(sandbox), "workdir": workdir})
+    config = course.load_config(layout.root)
+    timeout = options.timeout or int(config.Execute.timeout or 180)
+    course.use_env_tools()
+
+    def kernel() -> SandboxedKernelManager:
+        return SandboxedKernelManager(sandbox=reference.to_dict())
+
+    return judge.reference_records(layout.source_notebook(lab), workdir, target, kernel, timeout)
 
 
 def _has_nb(layout: Layout, student: str, lab: str) -> bool:

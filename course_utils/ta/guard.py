@@ -32,7 +32,14 @@ __all__ = ["boot", "start", "rearm", "done", "MARK"]
 MARK = "\u27e6course-guard:{token}\u27e7"
 _TRUSTED = ("builtins", "collections", "math", "operator", "functools", "itertools", "numpy")
 _TRUSTED_PREFIXES = ("torch", "course_utils")
-_PRELOAD = ("torch", "torch.nn.functional", "torch.testing", "torch.linalg", "course_utils.grading")
+_PRELOAD = (
+    "torch",
+    "torch.nn.functional",
+    "torch.testing",
+    "torch.linalg",
+    "course_utils.grading",
+    "course_utils.oracle",
+)
 _CLASSES = ("torch.Tensor", "collections.Counter")
 
 

@@ -54,6 +54,10 @@ class Layout:
     def lock_file(self) -> Path:
         return self.grading / ".grading.lock"
 
+    def judge_file(self, lab: str, fingerprint: str) -> Path:
+        """The reference run's reports for one version of a lab and of the grader."""
+        return self.grading / "judge" / lab / f"{fingerprint[:16]}.json"
+
     def ledger_dir(self, lab: str) -> Path:
         return self.grading / "ledger" / lab
 

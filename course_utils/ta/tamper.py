@@ -15,7 +15,8 @@ Executing (around it):
 
 * ``InsertGuards`` puts a guard cell first and one before every test cell, and a last line in
   every test cell (see ``course_utils.ta.guard``); ``VerifyGuards`` checks their markers after
-  execution, scores a test cell whose markers are missing as failed, and removes every trace.
+  execution, flags a test cell whose markers are missing, and removes every trace. No grade
+  depends on the guard: the judge decides each test cell's points outside the kernel.
 """
 
 from __future__ import annotations
@@ -253,17 +254,6 @@ def _has_error(cell: NotebookNode) -> bool:
     return any(o.output_type == "error" for o in cell.get("outputs", []))
 
 
-def _fail(cell: NotebookNode, why: str) -> None:
-    cell.outputs.append(
-        nbformat.v4.new_output(
-            "error",
-            ename="GradingIntegrityError",
-            evalue=why,
-            traceback=[f"GradingIntegrityError: {why}"],
-        )
-    )
-
-
 def _strip_marks(cell: NotebookNode) -> None:
     if cell.cell_type != "code":
         return
@@ -278,7 +268,9 @@ def _strip_marks(cell: NotebookNode) -> None:
 
 
 class VerifyGuards(NbGraderPreprocessor):
-    """Check the guards' markers, fail test cells that were bypassed, remove the guards."""
+    """Check the guards' markers, flag test cells that were bypassed, remove the guards.
+
+    The flags are for the audit only: the judge (``course_utils.ta.judge``) decides points."""
 
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
@@ -308,13 +300,11 @@ class VerifyGuards(NbGraderPreprocessor):
                     cell.source = cell.source.removesuffix(endings[gid])
                 ran = not cell.metadata.get("course_not_run")
                 ended = f"{token}:end:{gid}" in _stdout(cell)
-                if ran and not _has_error(cell):
+                if ran and not _has_error(cell):  # flagged only: the judge decides the points
                     if not guard_ok:
-                        _fail(cell, "the checks could not be restored before this test cell")
-                        events.record("tampered", "test cell ran on patched checks: failed", gid)
+                        events.record("tampered", "test cell ran on patched checks", gid)
                     elif gid in endings and not ended:
-                        _fail(cell, "this test cell did not run to its end")
-                        events.record("tampered", "test cell did not run to its end: failed", gid)
+                        events.record("tampered", "test cell did not run to its end", gid)
                 guard_ok = True
             _strip_marks(cell)
             cell.metadata.pop("course_not_run", None)

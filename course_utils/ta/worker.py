@@ -35,6 +35,8 @@ from nbgrader.preprocessors import (
 from course_utils import course
 from course_utils.ta import events
 from course_utils.ta.execution import ResilientExecute
+from course_utils.ta.judge import JudgeCells
+from course_utils.ta.protocol import Result, Task
 from course_utils.ta.sandbox import Sandbox
 from course_utils.ta.scores import AtomicSaveAutoGrades
 from course_utils.ta.tamper import (
@@ -56,12 +58,12 @@ def _db_url(url: str) -> str:
     return url
 
 
-def grade_one(task: dict[str, Any]) -> dict[str, Any]:
-    """Autograde one student's lab into ``task["staging"]``; returns scores and findings."""
-    root, lab, student = Path(task["root"]), task["lab"], task["student"]
-    staging = Path(task["staging"])
+def grade_one(task: Task) -> Result:
+    """Autograde one student's lab into ``task.staging``; returns scores and findings."""
+    root, lab, student = Path(task.root), task.lab, task.student
+    staging = Path(task.staging)
     workdir = staging / student / lab
-    log_file = Path(task["log"])
+    log_file = Path(task.log)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file, mode="w")
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
@@ -79,7 +81,7 @@ def grade_one(task: dict[str, Any]) -> dict[str, Any]:
             events.record("suspicious", reason)
     except Exception as err:  # an unreadable notebook: nbgrader will say more
         logging.getLogger().warning("could not scan the submission: %s", err)
-    sandbox = Sandbox.from_dict({**task["sandbox"], "workdir": str(workdir), "root": str(root)})
+    sandbox = Sandbox.from_dict({**task.sandbox, "workdir": str(workdir), "root": str(root)})
     config = course.load_config(root)
     config.CourseDirectory.autograded_directory = str(staging.relative_to(root))
     config.CourseDirectory.db_url = _db_url(config.CourseDirectory.db_url)
@@ -97,6 +99,7 @@ def grade_one(task: dict[str, Any]) -> dict[str, Any]:
         InsertGuards,
         ResilientExecute,
         VerifyGuards,
+        JudgeCells,
         IgnorePattern,
         ClearMetadataPreprocessor,
         LimitOutput,
@@ -105,9 +108,10 @@ def grade_one(task: dict[str, Any]) -> dict[str, Any]:
         CheckCellMetadata,
     ]
     config.RestoreCells.source_notebook = str(root / "solutions" / lab / f"{lab}.ipynb")
+    config.JudgeCells.expected = task.expected
     config.SandboxedKernelManager.sandbox = sandbox.to_dict()
-    if task.get("timeout"):
-        config.Execute.timeout = int(task["timeout"])
+    if task.timeout:
+        config.Execute.timeout = int(task.timeout)
     try:
         converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
         converter.force = True
@@ -125,14 +129,14 @@ def grade_one(task: dict[str, Any]) -> dict[str, Any]:
         handler.close()
     if not sandbox.isolate:
         events.record("unsandboxed", "graded with --no-sandbox: limits only, no isolation")
-    return {
-        "student": student,
-        "lab": lab,
-        "status": status,
-        "events": events.drain(),
-        "cells": _cell_scores(root, lab, student, config.CourseDirectory.db_url),
-        "seconds": round(time.monotonic() - started, 2),
-    }
+    return Result(
+        student=student,
+        lab=lab,
+        status=status,
+        events=events.drain(),
+        cells=_cell_scores(root, lab, student, config.CourseDirectory.db_url),
+        seconds=round(time.monotonic() - started, 2),
+    )
 
 
 def _cell_scores(root: Path, lab: str, student: str, db_url: str) -> dict[str, Any]:
@@ -160,8 +164,8 @@ def main() -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
-        result = grade_one(json.loads(line))
-        out.write(json.dumps(result) + "\n")
+        result = grade_one(Task.from_json(json.loads(line)))
+        out.write(json.dumps(result.to_json()) + "\n")
         out.flush()
 
 

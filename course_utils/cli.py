@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import zipfile
 from pathlib import Path
 
 from course_utils import course
@@ -34,15 +33,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from course_utils.ta.release import build_bundle
+
     root = course.find_root(args.course_dir)
-    for notebook in course.generate_labs(root, args.labs or None):
-        bundle = root / "grading" / "release" / f"{notebook.parent.name}.zip"
-        bundle.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(notebook.parent.rglob("*")):
-                if path.is_file() and ".ipynb_checkpoints" not in path.parts:
-                    archive.write(path, path.relative_to(notebook.parent.parent))
-        print(f"wrote {notebook.relative_to(root)} and {bundle.relative_to(root)} (upload it)")
+    for lab in args.labs or course.labs(root):
+        bundle = build_bundle(root, lab)
+        print(f"wrote labs/{lab} and {bundle.relative_to(root)} (upload it to students)")
     return 0
 
 

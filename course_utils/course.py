@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import nbformat
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -76,5 +77,18 @@ def generate_labs(root: Path, names: list[str] | None = None) -> list[Path]:
                 f"nbgrader could not generate {name}:\n{result.get('error', '')}"
                 f"\n{result.get('log', '')}"
             )
-        written.append(root / "labs" / name / f"{name}.ipynb")
+        notebook = root / "labs" / name / f"{name}.ipynb"
+        _strip_run_state(notebook)
+        written.append(notebook)
     return written
+
+
+def _strip_run_state(path: Path) -> None:
+    """Drop what the instructor's run leaves that a student must not get: execution
+    timestamps, widget state, scroll and collapse flags."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for key in ("execution", "scrolled", "collapsed", "ExecuteTime"):
+            cell.metadata.pop(key, None)
+    nbformat.write(nb, path)

@@ -1,11 +1,13 @@
-"""Shared fixtures: a throw-away copy of the nbgrader course."""
+"""Shared fixtures: throw-away copies of the nbgrader course, and the graded class per lab."""
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
 import pytest
+from grading_harness import autograde, fill, make_course, submit
 
 from course_utils import course
 
@@ -20,3 +22,38 @@ def course_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(ROOT / "solutions", root / "solutions")
     course.generate_labs(root)
     return root
+
+
+class GradedLabs:
+    """Per lab, a course graded by ONE ``course autograde --jobs 2`` run of: the reference, the
+    untouched release, the typical bug (``buggy``) and every mutant submission. A lab is
+    graded when a test first asks for it, so running one lab's tests grades only that lab."""
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.roots: dict[str, Path] = {}
+
+    def __getitem__(self, lab: str) -> Path:
+        if lab not in self.roots:
+            self.roots[lab] = self._grade(lab)
+        return self.roots[lab]
+
+    def _grade(self, lab: str) -> Path:
+        from test_mutants import submissions
+
+        root = make_course(self.tmp.mktemp(f"graded-{lab}"), [lab])
+        submit(root, lab, "reference", fill(root, lab, {}))
+        submit(root, lab, "untouched", fill(root, lab, None))
+        bugs = importlib.import_module(f"typical_bugs.{lab}").BUGS
+        submit(root, lab, "buggy", fill(root, lab, bugs))
+        if (ROOT / "tests" / "mutants" / f"{lab}.py").is_file():
+            for name, group in submissions(lab).items():
+                submit(root, lab, name, fill(root, lab, {m.cell: m.source for m in group}))
+        autograde(root, lab)
+        return root
+
+
+@pytest.fixture(scope="session")
+def graded_labs(tmp_path_factory: pytest.TempPathFactory) -> GradedLabs:
+    """The graded class of each lab (see ``GradedLabs``)."""
+    return GradedLabs(tmp_path_factory)

@@ -30,6 +30,7 @@ class Fixture:
     plain: float | None = FULL
     needs_sandbox: bool = False
     append: dict[str, str] = field(default_factory=dict)  # code added after an answer
+    exact_flags: bool = True  # False: ``flags`` must be among those raised, others may be too
 
 
 def _cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
@@ -147,6 +148,158 @@ BLANK_TESTS = (
     ")\n" + WRONG_EMBED
 )
 
+
+# --- attacks on an in-kernel verdict (issue 13): each must earn only what its real code earns
+
+# Every later cell "succeeds" without running: IPython's run_code replaced.
+PATCH_RUN_CODE = (
+    "\n_shell = get_ipython()\n\n"
+    "async def _run_nothing(code_obj, result=None, *, async_=False):\n"
+    "    return False\n\n"
+    "_shell.run_code = _run_nothing\n"
+)
+# Makes every check pass, whatever the values: the visible tests then say nothing.
+_NO_CHECKS = (
+    "\nimport torch.testing\n"
+    "import course_utils.grading as _g\n"
+    "torch.testing.assert_close = lambda *args, **kwargs: None\n"
+    "assert_close = lambda *args, **kwargs: None\n"
+)
+# Five ways to stop the guard from restoring the checks before each test cell.
+GUARD_NOOP = (
+    WRONG_COSINE
+    + _NO_CHECKS
+    + (
+        "import course_utils.ta.guard as _guard\n"
+        "_guard._RECORD.restore = lambda: None\n"
+        "_guard.rearm = lambda namespace, token, imports: _guard._emit(token)\n"
+    )
+)
+GUARD_GC = (
+    WRONG_COSINE
+    + _NO_CHECKS
+    + (
+        "import gc\n"
+        "for _obj in gc.get_objects():\n"
+        "    if type(_obj).__name__ == '_Record':\n"
+        "        _obj.attributes = [\n"
+        "            (m, a, v) for m, a, v in _obj.attributes if a != 'assert_close'\n"
+        "        ]\n"
+        "        _obj.code = []\n"
+    )
+)
+GUARD_SHADOW_IMPORT = (
+    WRONG_COSINE
+    + _NO_CHECKS
+    + (
+        "import types as _types\n"
+        "_real_import = __import__\n"
+        "def __import__(name, *args, **kwargs):\n"
+        "    if name == 'course_utils.ta.guard':\n"
+        "        real = _real_import(name, *args, **kwargs).ta.guard\n"
+        "        fake = _types.SimpleNamespace(\n"
+        "            rearm=lambda ns, token, imports: real._emit(token),\n"
+        "            done=real.done, start=real.start)\n"
+        "        return _types.SimpleNamespace(ta=_types.SimpleNamespace(guard=fake))\n"
+        "    return _real_import(name, *args, **kwargs)\n"
+    )
+)
+GUARD_SETTRACE = (
+    WRONG_COSINE
+    + _NO_CHECKS
+    + (
+        "import sys\n"
+        "def _skip_restore(frame, event, arg):\n"
+        "    if frame.f_code.co_name != 'rearm':\n"
+        "        return None\n"
+        "    last = max(line for _, _, line in frame.f_code.co_lines() if line)\n"
+        "    def jump(f, e, a):\n"
+        "        if e == 'line' and f.f_lineno < last - 1:\n"
+        "            try:\n"
+        "                f.f_lineno = last - 1\n"
+        "            except ValueError:\n"
+        "                pass\n"
+        "        return jump\n"
+        "    return jump\n"
+        "sys.settrace(_skip_restore)\n"
+    )
+)
+GUARD_HOOK_LIST = (
+    WRONG_COSINE
+    + _NO_CHECKS
+    + (
+        "class _Sticky(list):\n"
+        "    def __setitem__(self, key, value):\n"
+        "        list.__setitem__(self, key, list(value) + [h for h in self if h not in value])\n"
+        "    def clear(self):\n"
+        "        pass\n"
+        "def _repatch(*args):\n"
+        "    import torch.testing\n"
+        "    torch.testing.assert_close = lambda *a, **k: None\n"
+        "    get_ipython().user_ns['assert_close'] = lambda *a, **k: None\n"
+        "_hooks = get_ipython().events.callbacks\n"
+        "_hooks['pre_run_cell'] = _Sticky(_hooks['pre_run_cell'] + [_repatch])\n"
+    )
+)
+# A tensor that answers a comparison with whatever it is compared with (the expected value
+# used to sit in the kernel's frame); no real code behind it.
+MIRROR = (
+    "import inspect\n\n"
+    "class Mirror(torch.Tensor):\n"
+    "    @classmethod\n"
+    "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+    "        frame = inspect.currentframe().f_back\n"
+    "        while frame is not None:\n"
+    "            for name in ('expected', 'want'):\n"
+    "                if isinstance(frame.f_locals.get(name), torch.Tensor):\n"
+    "                    return frame.f_locals[name]\n"
+    "            frame = frame.f_back\n"
+    "        return super().__torch_function__(func, types, args, kwargs or {})\n\n"
+)
+MIRROR_ANSWERS = {
+    "one_hot": MIRROR + "def one_hot(indices, vocab_size):\n"
+    "    return torch.zeros(*indices.shape, vocab_size).as_subclass(Mirror)\n",
+    "cosine_similarity": "def cosine_similarity(a, b, eps=1e-8):\n"
+    "    return torch.zeros(torch.broadcast_shapes(a.shape, b.shape)[:-1]).as_subclass(Mirror)\n",
+    "pairwise_cosine": "def pairwise_cosine(X, eps=1e-8):\n"
+    "    return torch.zeros(len(X), len(X)).as_subclass(Mirror)\n",
+    "embed_with_one_hot": "def embed_with_one_hot(indices, E):\n"
+    "    return torch.zeros(len(indices), E.shape[1]).as_subclass(Mirror)\n",
+}
+# The caller's source (the hidden test) printed, by a correct answer and by a later cell.
+PRINT_CALLER = (
+    "\nimport inspect as _inspect\n"
+    "_real_one_hot = one_hot\n\n"
+    "def one_hot(indices, vocab_size):\n"
+    "    caller = _inspect.currentframe().f_back\n"
+    "    try:\n"
+    "        print(_inspect.getsource(caller))\n"
+    "    except (OSError, TypeError):\n"
+    "        pass\n"
+    "    return _real_one_hot(indices, vocab_size)\n"
+)
+PRINT_HISTORY = "\nprint('\\n'.join(_ih))\n"
+# The hidden test's source carried out in an exception message.
+RAISE_CALLER = (
+    "\nimport inspect as _inspect\n"
+    "_real_most_similar = most_similar\n\n"
+    "def most_similar(word, embeddings, word2idx, idx2word, k=5):\n"
+    "    if k == 12:\n"
+    "        frame = _inspect.currentframe().f_back\n"
+    "        outer = _inspect.getouterframes(frame)\n"
+    "        lines = [line for f in outer for line in (f.code_context or [])]\n"
+    "        raise ValueError(''.join(lines) + _inspect.getsource(frame))\n"
+    "    return _real_most_similar(word, embeddings, word2idx, idx2word, k)\n"
+)
+# An honest answer that triggers a harmless library warning (stderr).
+WARNS = (
+    "\nimport warnings as _warnings\n"
+    "_quiet_cosine = cosine_similarity\n\n"
+    "def cosine_similarity(a, b, eps=1e-8):\n"
+    "    _warnings.warn('a harmless warning from a library', UserWarning, stacklevel=2)\n"
+    "    return _quiet_cosine(a, b, eps)\n"
+)
+
 FIXTURES: dict[str, Fixture] = {
     "correct": Fixture({}, FULL),
     "blank": Fixture(None, 0, plain=0),
@@ -185,19 +338,59 @@ FIXTURES: dict[str, Fixture] = {
     "writes_gradebook": Fixture(
         {}, FULL, {"suspicious"}, needs_sandbox=True, append={"build_vocab": WRITE_GRADEBOOK}
     ),
+    # issue 13: what an in-kernel verdict could not stop
+    "patches_run_code": Fixture(
+        None,
+        0,
+        {"suspicious"},
+        plain=FULL,
+        append={"build_vocab": PATCH_RUN_CODE},
+        exact_flags=False,
+    ),
+    "guard_noop": Fixture({"cosine_similarity": GUARD_NOOP}, 7, {"suspicious"}, exact_flags=False),
+    "guard_gc": Fixture({"cosine_similarity": GUARD_GC}, 7, {"suspicious"}, exact_flags=False),
+    "guard_shadow_import": Fixture(
+        {"cosine_similarity": GUARD_SHADOW_IMPORT}, 7, {"suspicious"}, exact_flags=False
+    ),
+    "guard_settrace": Fixture(
+        {"cosine_similarity": GUARD_SETTRACE}, 7, {"suspicious"}, exact_flags=False
+    ),
+    "guard_hook_list": Fixture(
+        {"cosine_similarity": GUARD_HOOK_LIST}, 7, {"suspicious"}, exact_flags=False
+    ),
+    "mirror_tensor": Fixture(
+        {
+            **{gid: "raise NotImplementedError()\n" for gid in ("build_vocab", "most_similar")},
+            **MIRROR_ANSWERS,
+        },
+        0,
+        set(),
+        exact_flags=False,
+    ),
+    "prints_hidden_source": Fixture(
+        {},
+        FULL,
+        set(),
+        append={"one_hot": PRINT_CALLER, "embed_with_one_hot": PRINT_HISTORY},
+        exact_flags=False,
+    ),
+    "exception_leak": Fixture(
+        {}, FULL - 2, set(), append={"most_similar": RAISE_CALLER}, exact_flags=False
+    ),
+    "harmless_warning": Fixture({}, FULL, set(), append={"cosine_similarity": WARNS}),
 }
 
 
 def build(root: Path, student: str, fixture: Fixture) -> Path:
     """Write ``fixture`` as ``student``'s submission in the course at ``root``."""
     release = nbformat.read(root / "labs" / LAB / f"{LAB}.ipynb", as_version=4)
-    if fixture.answers is not None:
-        solution = _cells(nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4))
-        for gid, cell in _cells(release).items():
-            if cell.metadata["nbgrader"].get("solution") and cell.cell_type == "code":
+    solution = _cells(nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4))
+    for gid, cell in _cells(release).items():
+        if cell.metadata["nbgrader"].get("solution") and cell.cell_type == "code":
+            if fixture.answers is not None:
                 reference = SOLUTION.sub(r"\1", solution[gid].source)
                 cell.source = fixture.answers.get(gid) or reference
-                cell.source += fixture.append.get(gid, "")
+            cell.source += fixture.append.get(gid, "")
     if fixture.edit is not None:
         fixture.edit(release)
     folder = root / "grading" / "submitted" / student / LAB

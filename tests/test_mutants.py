@@ -1,7 +1,8 @@
 """Mutation testing: realistic student bugs graded by the real ``course autograde`` path.
 
-For each lab with ``tests/mutants/<lab>.py``, one grading run (``--jobs 2``) grades the
-reference, the untouched release and every mutant submission. The reference must get full
+For each lab with ``tests/mutants/<lab>.py``, the lab's one grading run (``--jobs 2``, the
+``graded_labs`` fixture of ``conftest.py``, shared with the round trip) grades the reference,
+the untouched release and every mutant submission. The reference must get full
 marks, the release 0, and each mutant must lose the points of exactly the test cells it names.
 The mutation score (caught / total) is printed per lab.
 """
@@ -12,15 +13,7 @@ import importlib
 from pathlib import Path
 
 import pytest
-from grading_harness import (
-    answer_cells,
-    auto_scores,
-    autograde,
-    fill,
-    make_course,
-    max_scores,
-    submit,
-)
+from grading_harness import answer_cells, auto_scores, max_scores
 
 from course_utils import course
 
@@ -32,7 +25,7 @@ def _module(lab: str):
     return importlib.import_module(f"mutants.{lab}")
 
 
-def _submissions(lab: str) -> dict[str, list]:
+def submissions(lab: str) -> dict[str, list]:
     """Submission name -> the mutants it carries."""
     module = _module(lab)
     by_name = {m.name: m for m in module.MUTANTS}
@@ -51,34 +44,20 @@ def test_mutants_are_well_formed(lab: str):
     for m in mutants:
         assert m.cell in answers, f"{m.name}: {m.cell} is not an answer cell"
         assert m.fails and m.fails <= tests, f"{m.name}: fails must name test cells"
-    for name, group in _submissions(lab).items():
+    for name, group in submissions(lab).items():
         cells = [m.cell for m in group]
         assert len(set(cells)) == len(cells), f"{name}: two mutants of one cell"
         fails = [c for m in group for c in m.fails]
         assert len(set(fails)) == len(fails), f"{name}: mutants whose failures overlap"
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = {}
-    for lab in LABS:
-        root = make_course(tmp_path_factory.mktemp(f"mutants-{lab}"), [lab])
-        submit(root, lab, "reference", fill(root, lab, {}))
-        submit(root, lab, "untouched", fill(root, lab, None))
-        for name, group in _submissions(lab).items():
-            submit(root, lab, name, fill(root, lab, {m.cell: m.source for m in group}))
-        autograde(root, lab)
-        out[lab] = root
-    return out
-
-
 @pytest.mark.parametrize("lab", LABS)
-def test_every_mutant_loses_points(graded: dict[str, Path], lab: str, capsys):
-    root, full = graded[lab], max_scores(lab)
+def test_every_mutant_loses_points(graded_labs, lab: str, capsys):
+    root, full = graded_labs[lab], max_scores(lab)
     assert auto_scores(root, lab, "reference") == full, "the reference must get full marks"
     assert sum(auto_scores(root, lab, "untouched").values()) == 0
     caught, total, report = 0, 0, []
-    for name, group in _submissions(lab).items():
+    for name, group in submissions(lab).items():
         scores = auto_scores(root, lab, name)
         lost = {gid for gid, score in scores.items() if score < full[gid]}
         for m in group:

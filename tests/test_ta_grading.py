@@ -25,7 +25,7 @@ from nbgrader.api import Gradebook
 from ta_fixtures import FIXTURES, LAB, build
 
 from course_utils import course
-from course_utils.ta.feedback import hidden_lines
+from course_utils.notebooks import hidden_lines
 from course_utils.ta.layout import Layout, sha256_file
 from course_utils.ta.lock import GradingLock
 from course_utils.ta.sandbox import bwrap_available
@@ -86,7 +86,10 @@ def test_fixture_gets_its_score_and_flags(graded: dict, name: str):
     flags = {e["flag"] for e in entry["events"]} - {"unsandboxed"}
     assert entry["status"] == "graded", entry
     assert auto_score(root, name) == fixture.score, entry["events"]
-    assert flags == fixture.flags, entry["events"]
+    if fixture.exact_flags:
+        assert flags == fixture.flags, entry["events"]
+    else:
+        assert fixture.flags <= flags, entry["events"]
     notebook = root / "grading" / "autograded" / name / LAB / f"{LAB}.ipynb"
     text = notebook.read_text()
     assert "course_guard" not in text and "course-guard" not in text, "guards must be removed"

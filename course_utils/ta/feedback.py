@@ -1,78 +1,63 @@
-"""``course feedback LAB``: HTML feedback that shows neither hidden tests nor their lines.
+"""``course feedback LAB``: HTML feedback that shows neither hidden tests nor what they ran.
 
-nbgrader's ``generate_feedback`` renders the graded notebook as it is, hidden tests included,
-and tracebacks of failed hidden tests quote their lines. ``HideHiddenTests`` runs first: it
-cuts the hidden region out of every test cell and drops each traceback entry that quotes a
-hidden line, leaving the error's type and message (which the checks write for students).
+nbgrader's ``generate_feedback`` renders the graded notebook as it is. ``HideHiddenTests``
+runs first and keeps only what the trusted side wrote or the student wrote before any hidden
+code ran:
+
+* test cells: the hidden region is cut from the source; the outputs are the judge's verdict
+  (``course_utils.ta.judge``), never the kernel's;
+* code cells after the first test cell: outputs dropped with a note. Once a hidden test has
+  run, the kernel has seen its source (IPython keeps the history and the line cache), and any
+  output of a later cell could carry it out, plainly or encoded;
+* everything else is rendered with nbconvert's HTML sanitiser (no scripts, no event handlers).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode
+from nbgrader import utils
 from nbgrader.converters import GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
-from course_utils import course
+from course_utils import course, notebooks
 from course_utils.ta import ledger
 from course_utils.ta.layout import Layout
 from course_utils.ta.lock import GradingLock
 
-__all__ = ["HideHiddenTests", "generate_feedback", "hidden_lines"]
+__all__ = ["HideHiddenTests", "generate_feedback", "NOTE"]
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_BEGIN, _END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-NOTE = "(a hidden test failed here; its code is not shown)"
-
-
-def hidden_lines(source: str) -> list[str]:
-    """The non-blank lines between the hidden-test markers, stripped."""
-    lines, inside = [], False
-    for line in source.splitlines():
-        if _BEGIN in line:
-            inside = True
-        elif _END in line:
-            inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
+NOTE = (
+    "(outputs of cells after the first graded test are not shown in feedback; "
+    "run your notebook to see them)"
+)
 
 
-def _without_hidden(source: str) -> str:
-    kept, inside = [], False
-    for line in source.split("\n"):
-        if _BEGIN in line:
-            inside = True
-        elif _END in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept).rstrip() + "\n"
+def _is_test_cell(cell: NotebookNode) -> bool:
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
 
 class HideHiddenTests(NbGraderPreprocessor):
-    """Remove hidden tests from test cells, and their lines from tracebacks."""
+    """Remove hidden tests from test cells, and every kernel output that followed one."""
 
-    def preprocess_cell(
-        self, cell: NotebookNode, resources: dict[str, Any], index: int
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
-        if cell.cell_type != "code" or _BEGIN not in cell.source:
-            return cell, resources
-        secret = hidden_lines(cell.source)
-        cell.source = _without_hidden(cell.source)
-        for output in cell.get("outputs", []):
-            if output.output_type != "error":
+        seen_test = False
+        for cell in nb.cells:
+            if cell.cell_type != "code":
                 continue
-            text = _ANSI.sub("", "\n".join(output.traceback))
-            if any(line in text for line in secret):
-                last = f"{output.ename}: {output.evalue}" if output.evalue else output.ename
-                output.traceback = [NOTE, last]
-        return cell, resources
+            if _is_test_cell(cell):
+                seen_test = True
+                cell.source = notebooks.without_hidden(cell.source)
+            elif seen_test and cell.get("outputs"):
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOTE)]
+        return nb, resources
 
 
 def generate_feedback(root: Path, lab: str, students: list[str] | None = None) -> list[Path]:
@@ -94,6 +79,7 @@ def generate_feedback(root: Path, lab: str, students: list[str] | None = None) -
                 GetGrades,
                 CSSHTMLHeaderPreprocessor,
             ]
+            config.HTMLExporter.sanitize_html = True
             converter = GenerateFeedback(coursedir=CourseDirectory(config=config), config=config)
             converter.force = True
             converter.start()

@@ -404,14 +404,20 @@ def reference_records(
     ``kernel`` makes the kernel manager to run it with (the students' sandbox, so both runs
     see the same environment). Fails, naming the cell, if the reference does not run clean.
     """
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
     nb = nbformat.read(notebook, as_version=4)
     workdir.mkdir(parents=True, exist_ok=True)
+    manager = kernel()
     client = NotebookClient(
-        nb, km=kernel(), timeout=timeout, resources={"metadata": {"path": str(workdir)}}
+        nb, km=manager, timeout=timeout, resources={"metadata": {"path": str(workdir)}}
     )
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        if manager.has_kernel:
+            run_sync(manager.shutdown_kernel)(now=True)
     out: dict[str, list[Any]] = {}
     for cell in nb.cells:
         if not (cell.cell_type == "code" and utils.is_grade(cell)) or utils.is_solution(cell):

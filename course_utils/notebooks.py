@@ -1,0 +1,79 @@
+"""The nbgrader markers in the instructor notebooks, read in one place.
+
+An instructor notebook marks the reference answer of a cell with ``### BEGIN SOLUTION`` /
+``### END SOLUTION`` and the hidden part of a test cell with ``### BEGIN HIDDEN TESTS`` /
+``### END HIDDEN TESTS``. Tests, benchmarks and the TA command read those regions through
+these functions rather than each with its own pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+__all__ = [
+    "BEGIN_SOLUTION",
+    "END_SOLUTION",
+    "BEGIN_HIDDEN",
+    "END_HIDDEN",
+    "read",
+    "cells_by_id",
+    "reference_answer",
+    "solution_regions",
+    "hidden_lines",
+    "without_hidden",
+]
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_SOLUTION = re.compile(rf"^[ \t]*{BEGIN_SOLUTION}\n(.*?)^[ \t]*{END_SOLUTION}\n?", re.M | re.S)
+
+
+def read(path: Path) -> NotebookNode:
+    """A notebook, as nbformat version 4."""
+    return nbformat.read(path, as_version=4)
+
+
+def cells_by_id(nb: NotebookNode) -> dict[str, NotebookNode]:
+    """The cells nbgrader knows, by grade id."""
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def reference_answer(source: str) -> str:
+    """An answer cell's source with its markers removed (what a perfect student writes)."""
+    return _SOLUTION.sub(r"\1", source)
+
+
+def solution_regions(nb: NotebookNode) -> list[tuple[str, str]]:
+    """(grade id, text) of every solution region: code between the markers, and the model
+    answers of written questions."""
+    found = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
+        found += [(gid, m.group(1)) for m in _SOLUTION.finditer(cell.source + "\n")]
+    return found
+
+
+def _regions(source: str, keep_inside: bool) -> list[str]:
+    kept, inside = [], False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            inside = True
+        elif END_HIDDEN in line:
+            inside = False
+        elif inside == keep_inside:
+            kept.append(line)
+    return kept
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The non-blank lines of a test cell's hidden region, stripped."""
+    return [line.strip() for line in _regions(source, True) if line.strip()]
+
+
+def without_hidden(source: str) -> str:
+    """A test cell's source without its hidden region."""
+    return "\n".join(_regions(source, False)).rstrip() + "\n"

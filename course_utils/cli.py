@@ -130,9 +130,19 @@ def _audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guide(args: argparse.Namespace) -> int:
+    from course_utils.ta.guide import write_guide
+
+    root = course.find_root(args.course_dir)
+    for lab in args.labs or course.labs(root):
+        _known_lab(root, lab)
+        for path in write_guide(root, lab):
+            print(f"wrote {path.relative_to(root)}")
+    return 0
+
+
 def _known_lab(root: Path, lab: str) -> None:
-    if lab not in course.labs(root):
-        raise ValueError(f"unknown lab {lab!r}; the labs are {course.labs(root)}")
+    course.require_labs(root, [lab])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,6 +261,15 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     audit.add_argument("--flagged", action="store_true", help="only flagged submissions")
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.set_defaults(run=_audit)
+
+    guide = sub.add_parser(
+        "guide",
+        help="TA: the grader's guide to the written questions (rubrics, model answers)",
+        description="Write grading/guide/<lab>.md and .html: every manually graded question "
+        "with its points, rubric and model answer, for grading with the formgrader.",
+    )
+    guide.add_argument("labs", nargs="*", help="labs (default: all)")
+    guide.set_defaults(run=_guide)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,15 @@ import nbformat
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-__all__ = ["CONFIG_FILE", "find_root", "load_config", "labs", "generate_labs", "use_env_tools"]
+__all__ = [
+    "CONFIG_FILE",
+    "find_root",
+    "load_config",
+    "labs",
+    "require_labs",
+    "generate_labs",
+    "use_env_tools",
+]
 
 CONFIG_FILE = "nbgrader_config.py"
 
@@ -53,6 +61,14 @@ def labs(root: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
+def require_labs(root: Path, names: list[str]) -> None:
+    """Raise ``ValueError`` naming the labs that do not exist (and the ones that do)."""
+    known = labs(root)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown lab(s) {', '.join(unknown)}; the labs are {', '.join(known)}")
+
+
 def generate_labs(root: Path, names: list[str] | None = None) -> list[Path]:
     """Regenerate the student notebooks in ``labs/`` from ``solutions/`` with nbgrader.
 
@@ -61,11 +77,8 @@ def generate_labs(root: Path, names: list[str] | None = None) -> list[Path]:
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    known = labs(root)
-    names = names or known
-    unknown = sorted(set(names) - set(known))
-    if unknown:
-        raise ValueError(f"unknown lab(s) {unknown}; the labs are {known}")
+    names = names or labs(root)
+    require_labs(root, names)
     use_env_tools()
     config = load_config(root)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

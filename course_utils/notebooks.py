@@ -23,6 +23,7 @@ __all__ = [
     "cells_by_id",
     "reference_answer",
     "solution_regions",
+    "solution_regions_of",
     "hidden_lines",
     "without_hidden",
 ]
@@ -47,13 +48,18 @@ def reference_answer(source: str) -> str:
     return _SOLUTION.sub(r"\1", source)
 
 
+def solution_regions_of(source: str) -> list[tuple[int, str]]:
+    """(offset, text) of the solution regions of one cell's source."""
+    return [(m.start(), m.group(1)) for m in _SOLUTION.finditer(source + "\n")]
+
+
 def solution_regions(nb: NotebookNode) -> list[tuple[str, str]]:
     """(grade id, text) of every solution region: code between the markers, and the model
     answers of written questions."""
     found = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
-        found += [(gid, m.group(1)) for m in _SOLUTION.finditer(cell.source + "\n")]
+        found += [(gid, text) for _, text in solution_regions_of(cell.source)]
     return found
 
 

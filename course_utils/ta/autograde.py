@@ -75,7 +75,7 @@ def ensure_in_gradebook(root: Path, lab: str) -> None:
         except MissingEntry:
             pass
     course.use_env_tools()
-    config.CourseDirectory.release_directory = os.path.join("grading", ".release")
+    config.CourseDirectory.release_directory = str(Layout(root).grading / ".release")
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.generate_assignment(lab, force=True, create=True)
     if not result["success"]:
@@ -183,8 +183,7 @@ def autograde(
 ) -> list[ledger.Entry]:
     """Grade every submission of ``lab`` that needs it; returns the new ledger records."""
     layout = Layout(root)
-    if lab not in course.labs(root):
-        raise ValueError(f"unknown lab {lab!r}; the labs are {course.labs(root)}")
+    course.require_labs(root, [lab])
     if options.sandbox and (why := bwrap_available()):
         raise RuntimeError(f"{why}; or grade with --no-sandbox (limits only, no isolation)")
     with GradingLock(layout.lock_file, f"course autograde {lab}"):
@@ -193,21 +192,30 @@ def autograde(
         students = layout.students_with_submissions(lab)
         if options.students:
             students = [s for s in students if any(fnmatch.fnmatch(s, p) for p in options.students)]
-        todo = [s for s in students if options.force or not ledger.is_current(layout, lab, s)]
+        fingerprint = layout.fingerprint(lab)
+        todo = [
+            s
+            for s in students
+            if options.force or not ledger.is_current(layout, lab, s, fingerprint)
+        ]
         if len(todo) < len(students):
             progress(f"{len(students) - len(todo)} submission(s) already graded (use --force)")
         if not todo:
             return []
-        return _run(layout, lab, todo, options, progress)
+        return _run(layout, lab, todo, fingerprint, options, progress)
 
 
 def _run(
-    layout: Layout, lab: str, todo: list[str], options: Options, progress: Callable[[str], None]
+    layout: Layout,
+    lab: str,
+    todo: list[str],
+    fingerprint: str,
+    options: Options,
+    progress: Callable[[str], None],
 ) -> list[ledger.Entry]:
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     staging = layout.staging / run_id
     staging.mkdir(parents=True)
-    fingerprint = layout.fingerprint(lab)
     hashes = {s: sha256_file(layout.submission(s, lab)) for s in todo if _has_nb(layout, s, lab)}
     sandbox = Sandbox(
         root=layout.root,

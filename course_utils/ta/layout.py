@@ -1,11 +1,12 @@
-"""Where grading keeps its files: everything under the course's ``grading/`` folder."""
+"""Where grading keeps its files: one source of paths, built from the nbgrader configuration."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Layout", "sha256_file"]
 
@@ -21,25 +22,48 @@ def sha256_file(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """Paths of one course's grading files (nbgrader's folders plus the TA command's own)."""
+    """Paths of one course's grading files, from its nbgrader configuration.
+
+    nbgrader's own folders (submitted, autograded, feedback, the gradebook) are where
+    ``nbgrader_config.py`` puts them, through nbgrader's ``CourseDirectory.format_path``; the
+    TA command's own (ledger, logs, judge, staging, lock) sit beside them in the same
+    ``grading/`` folder.
+    """
 
     root: Path
+    _dirs: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from nbgrader.coursedir import CourseDirectory
+
+        from course_utils import course
+
+        config = course.load_config(self.root)
+        object.__setattr__(self, "_dirs", CourseDirectory(config=config))
+
+    def _folder(self, step: str, student: str = ".", lab: str = ".") -> Path:
+        return Path(self._dirs.format_path(step, student, lab)).resolve()
 
     @property
     def grading(self) -> Path:
-        return self.root / "grading"
+        """The folder every per-class file goes under (the submitted folder's parent)."""
+        return self.submitted.parent
 
     @property
     def submitted(self) -> Path:
-        return self.grading / "submitted"
+        return self._folder(self._dirs.submitted_directory)
 
     @property
     def autograded(self) -> Path:
-        return self.grading / "autograded"
+        return self._folder(self._dirs.autograded_directory)
 
     @property
     def feedback(self) -> Path:
-        return self.grading / "feedback"
+        return self._folder(self._dirs.feedback_directory)
+
+    @property
+    def db_url(self) -> str:
+        return self._dirs.db_url
 
     @property
     def staging(self) -> Path:
@@ -54,6 +78,16 @@ class Layout:
     def lock_file(self) -> Path:
         return self.grading / ".grading.lock"
 
+    @property
+    def release_bundles(self) -> Path:
+        """Where ``course release`` writes the zips for students."""
+        return self.grading / "release"
+
+    @property
+    def guides(self) -> Path:
+        """Where ``course guide`` writes the graders' guides."""
+        return self.grading / "guide"
+
     def judge_file(self, lab: str, fingerprint: str) -> Path:
         """The reference run's reports for one version of a lab and of the grader."""
         return self.grading / "judge" / lab / f"{fingerprint[:16]}.json"
@@ -65,16 +99,19 @@ class Layout:
         return self.grading / "logs" / lab
 
     def submission(self, student: str, lab: str) -> Path:
-        return self.submitted / student / lab / f"{lab}.ipynb"
+        return self._folder(self._dirs.submitted_directory, student, lab) / f"{lab}.ipynb"
+
+    def autograded_notebook(self, student: str, lab: str) -> Path:
+        return self._folder(self._dirs.autograded_directory, student, lab) / f"{lab}.ipynb"
 
     def students_with_submissions(self, lab: str) -> list[str]:
-        """Students with a folder ``grading/submitted/<student>/<lab>/``, sorted."""
+        """Students with a folder ``<submitted>/<student>/<lab>/``, sorted."""
         if not self.submitted.is_dir():
             return []
         return sorted(p.name for p in self.submitted.iterdir() if (p / lab).is_dir())
 
     def source_notebook(self, lab: str) -> Path:
-        return self.root / "solutions" / lab / f"{lab}.ipynb"
+        return self._folder(self._dirs.source_directory, ".", lab) / f"{lab}.ipynb"
 
     def fingerprint(self, lab: str) -> str:
         """What a grade depends on besides the submission: the source notebook and the grader."""

@@ -67,8 +67,9 @@ def write(layout: Layout, entry: Entry) -> None:
     atomic_write(_path(layout, entry.lab, entry.student), json.dumps(entry.__dict__, indent=1))
 
 
-def is_current(layout: Layout, lab: str, student: str) -> bool:
-    """Graded already, from this very submission and grader, and the notebook is in place?"""
+def is_current(layout: Layout, lab: str, student: str, fingerprint: str) -> bool:
+    """Graded already, from this very submission and grader (``fingerprint``, computed once
+    per run by ``Layout.fingerprint``), and the graded notebook is in place?"""
     entry = read(layout, lab, student)
     submission = layout.submission(student, lab)
     return (
@@ -76,6 +77,6 @@ def is_current(layout: Layout, lab: str, student: str) -> bool:
         and entry.status == "graded"
         and submission.is_file()
         and entry.submission_sha256 == sha256_file(submission)
-        and entry.fingerprint == layout.fingerprint(lab)
-        and (layout.autograded / student / lab / f"{lab}.ipynb").is_file()
+        and entry.fingerprint == fingerprint
+        and layout.autograded_notebook(student, lab).is_file()
     )

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 from course_utils import course
+from course_utils.ta.layout import Layout
 
 __all__ = ["build_bundle", "STUDENT_README"]
 
@@ -36,7 +37,7 @@ _INSTALL = ("pyproject.toml", "constraints.txt")
 def build_bundle(root: Path, lab: str) -> Path:
     """Regenerate ``labs/<lab>`` and zip the student bundle into ``grading/release/``."""
     (notebook,) = course.generate_labs(root, [lab])
-    bundle = root / "grading" / "release" / f"{lab}.zip"
+    bundle = Layout(root).release_bundles / f"{lab}.zip"
     bundle.parent.mkdir(parents=True, exist_ok=True)
     package = Path(course.__file__).resolve().parent
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:

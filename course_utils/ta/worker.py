@@ -34,21 +34,40 @@ from nbgrader.preprocessors import (
 
 from course_utils import course
 from course_utils.ta import events
+from course_utils.ta.code_scan import protected_names, scan_code
 from course_utils.ta.execution import ResilientExecute
+from course_utils.ta.guard_cells import InsertGuards, VerifyGuards
 from course_utils.ta.judge import JudgeCells
+from course_utils.ta.layout import Layout
 from course_utils.ta.protocol import Result, Task
+from course_utils.ta.restore import RestoreCells, StripExecutionTags
 from course_utils.ta.sandbox import Sandbox
 from course_utils.ta.scores import AtomicSaveAutoGrades
-from course_utils.ta.tamper import (
-    InsertGuards,
-    RestoreCells,
-    StripExecutionTags,
-    VerifyGuards,
-    protected_names,
-    scan_code,
-)
 
-__all__ = ["grade_one", "main"]
+__all__ = ["grade_one", "main", "SANITIZE_PREPROCESSORS", "AUTOGRADE_PREPROCESSORS"]
+
+# nbgrader's own lists, with its steps swapped for the hardened ones (as nbgrader names them:
+# ``Autograde.sanitize_preprocessors`` and ``Autograde.autograde_preprocessors``).
+SANITIZE_PREPROCESSORS = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    StripExecutionTags,
+    RestoreCells,
+    CheckCellMetadata,
+]
+AUTOGRADE_PREPROCESSORS = [
+    InsertGuards,
+    ResilientExecute,
+    VerifyGuards,
+    JudgeCells,  # the verdicts: every test cell's outputs replaced by the judge's
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    AtomicSaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 
 
 def _db_url(url: str) -> str:
@@ -61,6 +80,7 @@ def _db_url(url: str) -> str:
 def grade_one(task: Task) -> Result:
     """Autograde one student's lab into ``task.staging``; returns scores and findings."""
     root, lab, student = Path(task.root), task.lab, task.student
+    layout = Layout(root)
     staging = Path(task.staging)
     workdir = staging / student / lab
     log_file = Path(task.log)
@@ -75,8 +95,8 @@ def grade_one(task: Task) -> Result:
     started = time.monotonic()
     status = "graded"
     try:
-        submitted = nbformat.read(root / "grading/submitted" / student / lab / f"{lab}.ipynb", 4)
-        source = nbformat.read(root / "solutions" / lab / f"{lab}.ipynb", 4)
+        submitted = nbformat.read(layout.submission(student, lab), 4)
+        source = nbformat.read(layout.source_notebook(lab), 4)
         for reason in scan_code(submitted, protected_names(source)):
             events.record("suspicious", reason)
     except Exception as err:  # an unreadable notebook: nbgrader will say more
@@ -87,27 +107,9 @@ def grade_one(task: Task) -> Result:
     config.CourseDirectory.db_url = _db_url(config.CourseDirectory.db_url)
     config.CourseDirectory.assignment_id = lab
     config.CourseDirectory.student_id = student
-    config.Autograde.sanitize_preprocessors = [
-        ClearOutput,
-        DeduplicateIds,
-        OverwriteKernelspec,
-        StripExecutionTags,
-        RestoreCells,
-        CheckCellMetadata,
-    ]
-    config.Autograde.autograde_preprocessors = [
-        InsertGuards,
-        ResilientExecute,
-        VerifyGuards,
-        JudgeCells,
-        IgnorePattern,
-        ClearMetadataPreprocessor,
-        LimitOutput,
-        AtomicSaveAutoGrades,
-        AssignLatePenalties,
-        CheckCellMetadata,
-    ]
-    config.RestoreCells.source_notebook = str(root / "solutions" / lab / f"{lab}.ipynb")
+    config.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
+    config.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
+    config.RestoreCells.source_notebook = str(layout.source_notebook(lab))
     config.JudgeCells.expected = task.expected
     config.SandboxedKernelManager.sandbox = sandbox.to_dict()
     if task.timeout:

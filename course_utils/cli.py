@@ -52,15 +52,20 @@ def _roster(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from course_utils.ta.collect import collect
+    from course_utils.ta.collect import collect, parse_ids
 
     root = course.find_root(args.course_dir)
     _known_lab(root, args.lab)
-    found = collect(root, args.lab, args.source, replace=not args.keep_existing)
-    for item in found:
-        print(f"{item.student}: {item.source}")
-    print(f"{len(found)} submission(s) of {args.lab} in grading/submitted/")
-    return 0
+    report = collect(
+        root,
+        args.lab,
+        args.source,
+        replace=not args.keep_existing,
+        exchange=args.exchange,
+        ids=parse_ids(args.id),
+    )
+    print(report.text())
+    return 1 if report.collisions else 0
 
 
 def _autograde(args: argparse.Namespace) -> int:
@@ -107,13 +112,16 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from course_utils.ta.report import export_csv
+    from course_utils.ta.lms import TARGETS, export
 
     root = course.find_root(args.course_dir)
     for lab in args.labs:
         _known_lab(root, lab)
-    target = args.to if args.to.is_absolute() else root / args.to
-    export_csv(root, target, args.labs or None)
+    to = args.to or TARGETS[args.format]
+    target = to if to.is_absolute() else root / to
+    done = export(root, target, args.labs or None, args.format, args.moodle_key)
+    for note in done.notes:
+        print(note)
     print(f"wrote {target}")
     return 0
 
@@ -196,13 +204,34 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
 
     collect = sub.add_parser(
         "collect",
-        help="TA: copy submissions (a folder or the LMS's zip) into grading/submitted",
+        help="TA: copy submissions (a folder, the LMS's zip, nbgrader's exchange) into "
+        "grading/submitted",
         description="Each notebook in SOURCE becomes grading/submitted/<student>/<lab>/"
         "<lab>.ipynb. The student is the entry's first folder (Moodle: its number) or, for a "
-        "flat file, the name before the first '_' (Canvas). SOURCE is never modified.",
+        "flat file, the name before the first '_' (Canvas). SOURCE is never modified, links "
+        "are never followed, every entry left out is listed with its reason. When several "
+        "students would get the same id, none is written: all are kept in grading/conflicts/ "
+        "until you choose ids with --id (exit status 1).",
     )
     collect.add_argument("lab", help="the lab the submissions are for")
-    collect.add_argument("source", type=Path, help="a folder or a .zip")
+    collect.add_argument("source", type=Path, nargs="?", help="a folder or a .zip")
+    collect.add_argument(
+        "--exchange",
+        type=Path,
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="DIR",
+        help="collect the latest submission of each student from nbgrader's exchange "
+        "(DIR/<course_id>/inbound; default DIR: Exchange.root of the config, else "
+        "/srv/nbgrader/exchange)",
+    )
+    collect.add_argument(
+        "--id",
+        action="append",
+        metavar="KEY=ID",
+        help="the id for the student the report calls KEY (repeatable; to settle a collision)",
+    )
     collect.add_argument(
         "--keep-existing", action="store_true", help="do not replace submissions already there"
     )
@@ -242,13 +271,27 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
 
     export = sub.add_parser(
         "export",
-        help="TA: write the grades CSV (with status and flags columns)",
-        description="One row per student and lab: nbgrader's scores plus 'status' (graded, "
-        "failed, missing, not graded) and 'flags' (failed, timed_out, kernel_died, "
-        "memory_limit, tampered, suspicious, never_scored, unsandboxed, stale).",
+        help="TA: write the grades CSV (with status and flags columns), or an LMS import file",
+        description="csv (default): one row per student and lab: nbgrader's scores plus "
+        "'status' (graded, failed, missing, not graded) and 'flags' (failed, timed_out, "
+        "kernel_died, memory_limit, tampered, suspicious, never_scored, unsandboxed, stale). "
+        "canvas, moodle: the LMS's grade import CSV, one row per student with a final grade "
+        "for every lab exported; the students left out are listed with the reason.",
     )
     export.add_argument("labs", nargs="*", help="labs to export (default: all)")
-    export.add_argument("--to", type=Path, default=Path("grading/grades.csv"))
+    export.add_argument(
+        "--to",
+        type=Path,
+        default=None,
+        help="the file (default: grading/grades.csv, grading/canvas.csv, grading/moodle.csv)",
+    )
+    export.add_argument("--format", choices=("csv", "canvas", "moodle"), default="csv")
+    export.add_argument(
+        "--moodle-key",
+        choices=("email", "idnumber"),
+        default="email",
+        help="how Moodle finds the student: 'Email address' or 'ID number' (the student id)",
+    )
     export.set_defaults(run=_export)
 
     audit = sub.add_parser(

@@ -1,106 +1,177 @@
-"""``course collect LAB SOURCE``: submissions from a folder or an LMS zip into nbgrader's layout.
+"""``course collect LAB SOURCE|--exchange``: submissions into nbgrader's layout, none lost unsaid.
 
-Each notebook found becomes ``grading/submitted/<student>/<lab>/<lab>.ipynb`` (with a
-``timestamp.txt`` from the file's time). The student id is the first folder of the entry's
-path (``alice/lab1_onehot.ipynb``, Moodle's ``Alice Smith_123_assignsubmission_file_/``
-gives ``123``), or, for a flat file, the part of its name before the first ``_`` (Canvas:
-``alice_123_456_lab1_onehot.ipynb`` gives ``alice``). The source is only read; a student
-with several notebooks gets the newest; ids are reduced to letters, digits, ``.-_``.
+Each notebook collected becomes ``grading/submitted/<student>/<lab>/<lab>.ipynb`` with a
+``timestamp.txt`` (nbgrader reads it for late penalties): from an LMS download (a folder or a
+zip, see ``submissions``) or from nbgrader's exchange (see ``exchange``). The source is only
+read and no link is followed, in it or under ``grading/``. Every entry left out is in the
+report with its reason; a student with several notebooks gets the newest, the others are
+reported. When several students (keys) would get the same id, none of them is written: all are
+kept under ``grading/conflicts/<lab>/<id>/`` until the TA gives ids with ``--id KEY=ID``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import shutil
+import shlex
 import tempfile
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from collections import defaultdict
+from pathlib import Path
 
+from course_utils.ta import exchange as nbexchange
+from course_utils.ta import nofollow
+from course_utils.ta.collect_report import Collected, Collision, Report
 from course_utils.ta.layout import Layout
 from course_utils.ta.lock import GradingLock
+from course_utils.ta.submissions import (
+    MAX_BYTES,
+    Candidate,
+    Skipped,
+    clean_id,
+    from_folder,
+    from_zip,
+    student_id,
+)
 
-__all__ = ["Collected", "collect", "student_id"]
-
-_MOODLE = re.compile(r"^.*_(\d+)_assignsubmission_\w+_?$")
-_MAX_BYTES = 50 << 20
+__all__ = ["Collected", "Report", "collect", "parse_ids", "student_id"]
 
 
-@dataclass
-class Collected:
-    student: str
-    source: str
-    path: Path
+def parse_ids(pairs: list[str] | None) -> dict[str, str]:
+    """``["KEY=ID", ...]`` (the ``--id`` options) as a dict, each ID checked to be a clean id."""
+    ids = {}
+    for pair in pairs or []:
+        key, sep, chosen = pair.rpartition("=")
+        if not sep or not key or clean_id(chosen) != chosen:
+            raise ValueError(f"--id {pair!r}: write KEY=ID, ID made of letters, digits, '._-'")
+        ids[key] = chosen
+    return ids
 
 
-def student_id(entry: str) -> str | None:
-    """The student id an LMS export gives to one notebook path, or ``None``."""
-    parts = PurePosixPath(entry.replace("\\", "/")).parts
-    parts = tuple(p for p in parts if p not in ("", ".", "/"))
-    if not parts or ".." in parts or parts[-1].startswith("."):
-        return None
-    if len(parts) > 1:
-        raw = parts[0]
-        match = _MOODLE.match(raw)
-        raw = match.group(1) if match else raw
+def _stamp(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+
+
+def _newest(candidates: list[Candidate], report: Report) -> list[Candidate]:
+    """One candidate per key, the newest; the others reported."""
+    by_key: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        by_key[candidate.key].append(candidate)
+    chosen = []
+    for key, group in by_key.items():
+        group.sort(key=lambda c: (c.when, c.entry), reverse=True)
+        chosen.append(group[0])
+        for older in group[1:]:
+            report.skip(older.entry, f"older than {group[0].entry}, which is collected for {key!r}")
+    return chosen
+
+
+def _write(layout: Layout, folder: list[str], candidate: Candidate, lab: str) -> None:
+    with candidate.open() as source:
+        nofollow.write_file(layout.grading, [*folder, f"{lab}.ipynb"], source, MAX_BYTES)
+    stamp = _stamp(candidate.when).encode()
+    nofollow.write_file(layout.grading, [*folder, "timestamp.txt"], stamp, MAX_BYTES)
+
+
+def _keep_conflict(layout: Layout, lab: str, student: str, group: list[Candidate]) -> Collision:
+    nofollow.remove(layout.grading, ["conflicts", lab, student])
+    for number, candidate in enumerate(group, 1):
+        folder = ["conflicts", lab, student, str(number)]
+        _write(layout, folder, candidate, lab)
+        note = f"key: {candidate.key}\nentry: {candidate.entry}\n".encode()
+        nofollow.write_file(layout.grading, [*folder, "source.txt"], note, MAX_BYTES)
+    claims = [(c.key, c.entry) for c in group]
+    return Collision(student, claims, layout.grading / "conflicts" / lab / student)
+
+
+def _gather(
+    source: Path | None, exchange: Path | None, lab: str, tmp: Path
+) -> tuple[list[Candidate], list[Skipped]]:
+    if exchange is not None:
+        return nbexchange.from_exchange(exchange, lab)
+    assert source is not None
+    return from_folder(source) if source.is_dir() else from_zip(source, tmp)
+
+
+def collect(
+    root: Path,
+    lab: str,
+    source: Path | None = None,
+    replace: bool = True,
+    *,
+    exchange: Path | bool | None = None,
+    ids: dict[str, str] | None = None,
+) -> Report:
+    """Collect ``source`` (folder or zip) or, with ``exchange``, nbgrader's exchange (``True``:
+    the configured one) into ``grading/submitted``; ``ids`` maps keys to chosen ids."""
+    layout, ids = Layout(root), ids or {}
+    if (source is None) == (exchange is None):
+        raise ValueError("give a SOURCE (a folder or a zip) or --exchange [DIR], not both")
+    if exchange is not None:
+        exchange = nbexchange.inbound(root, None if exchange is True else Path(exchange))
+        command = f"course collect {lab} --exchange {shlex.quote(str(exchange.parents[1]))}"
     else:
-        raw = parts[0].split("_", 1)[0] if "_" in parts[0] else PurePosixPath(parts[0]).stem
-    clean = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-.")
-    return clean or None
-
-
-def _entries(source: Path, workdir: Path) -> list[tuple[str, Path, float]]:
-    """(relative path, readable file, mtime) of every notebook in a folder or a zip."""
-    found = []
-    if source.is_dir():
-        for path in sorted(source.rglob("*.ipynb")):
-            if ".ipynb_checkpoints" in path.parts:
-                continue
-            found.append((path.relative_to(source).as_posix(), path, path.stat().st_mtime))
-        return found
-    with zipfile.ZipFile(source) as archive:
-        for number, info in enumerate(archive.infolist()):
-            name = info.filename
-            if info.is_dir() or not name.endswith(".ipynb") or "__MACOSX" in name:
-                continue
-            if ".ipynb_checkpoints" in name or info.file_size > _MAX_BYTES:
-                continue
-            target = workdir / f"{number}.ipynb"  # never the entry's own path (zip slip)
-            with archive.open(info) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-            when = dt.datetime(*info.date_time).timestamp()
-            found.append((name, target, when))
-    return found
-
-
-def collect(root: Path, lab: str, source: Path, replace: bool = True) -> list[Collected]:
-    """Copy the notebooks of ``source`` (folder or zip) into ``grading/submitted``."""
-    layout = Layout(root)
-    if not source.exists():
-        raise FileNotFoundError(f"{source} does not exist")
-    if source.is_file() and not zipfile.is_zipfile(source):
-        raise ValueError(f"{source} is neither a folder nor a zip file")
+        assert source is not None
+        if not source.exists():
+            raise FileNotFoundError(f"{source} does not exist")
+        if source.is_file() and not zipfile.is_zipfile(source):
+            raise ValueError(f"{source} is neither a folder nor a zip file")
+        command = f"course collect {lab} {shlex.quote(str(source))}"
+    report = Report(lab, command)
     with (
         GradingLock(layout.lock_file, f"course collect {lab}"),
         tempfile.TemporaryDirectory() as tmp,
     ):
-        newest: dict[str, tuple[str, Path, float]] = {}
-        for entry, path, when in _entries(source, Path(tmp)):
-            student = student_id(entry)
+        candidates, report.skipped = _gather(source, exchange, lab, Path(tmp))
+        by_id: dict[str, list[Candidate]] = defaultdict(list)
+        for candidate in _newest(candidates, report):
+            student = ids.get(candidate.key) or clean_id(candidate.raw_id)
             if student is None:
-                continue
-            if student not in newest or when > newest[student][2]:
-                newest[student] = (entry, path, when)
-        collected = []
-        for student, (entry, path, when) in sorted(newest.items()):
-            folder = layout.submitted / student / lab
-            target = folder / f"{lab}.ipynb"
-            if target.exists() and not replace:
-                continue
-            folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc)
-            (folder / "timestamp.txt").write_text(stamp.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
-            collected.append(Collected(student, entry, target))
-        return collected
+                hint = f"give one with --id {shlex.quote(candidate.key + '=<id>')}"
+                report.skip(candidate.entry, f"no usable student id in {candidate.key!r}; {hint}")
+            else:
+                by_id[student].append(candidate)
+        for student, group in sorted(by_id.items()):
+            _place(layout, lab, student, group, replace, report)
+        _clear_resolved(layout, lab, report)
+    return report
+
+
+def _clear_resolved(layout: Layout, lab: str, report: Report) -> None:
+    """Delete the kept collisions whose students this run has all collected."""
+    folder = layout.grading / "conflicts" / lab
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    done = {c.key for c in report.collected}
+    clashing = {c.student for c in report.collisions}
+    for kept in sorted(folder.iterdir()):
+        if kept.name in clashing or kept.is_symlink() or not kept.is_dir():
+            continue
+        keys = set()
+        for number in kept.iterdir():
+            note = number / "source.txt"
+            if not number.is_symlink() and note.is_file() and not note.is_symlink():
+                lines = note.read_text(encoding="utf-8").splitlines()
+                keys |= {line[5:] for line in lines if line.startswith("key: ")}
+        if keys and keys <= done:
+            nofollow.remove(layout.grading, ["conflicts", lab, kept.name])
+
+
+def _place(
+    layout: Layout, lab: str, student: str, group: list[Candidate], replace: bool, report: Report
+) -> None:
+    """Write one student's submission, or keep all of a collision aside."""
+    try:
+        if len(group) > 1:
+            report.collisions.append(_keep_conflict(layout, lab, student, group))
+            return
+        (candidate,) = group
+        target = layout.submission(student, lab)
+        if not replace and target.exists():
+            report.skip(candidate.entry, f"{student} already has one (--keep-existing)")
+            return
+        _write(layout, ["submitted", student, lab], candidate, lab)
+        stamp = _stamp(candidate.when)
+        report.collected.append(Collected(student, candidate.entry, target, stamp, candidate.key))
+    except (OSError, ValueError) as err:
+        for candidate in group:
+            report.skip(candidate.entry, f"not written: {err}")

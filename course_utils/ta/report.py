@@ -6,15 +6,13 @@ so a failed, tampered, timed-out or stale grading is visible next to its score.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 
 from course_utils import course
-from course_utils.ta import ledger
+from course_utils.ta import csvsafe, ledger
 from course_utils.ta.events import FLAGS
 from course_utils.ta.layout import Layout, sha256_file
 
@@ -84,6 +82,7 @@ def rows(root: Path, labs: list[str] | None = None) -> list[dict[str, Any]]:
                     "needs_manual_grade": False,
                     "status": status,
                     "flags": ";".join(flags),
+                    "lms_user_id": getattr(record, "lms_user_id", "") or "",  # not in COLUMNS
                 }
                 try:
                     sub = gb.find_submission(lab, student)
@@ -102,14 +101,8 @@ def rows(root: Path, labs: list[str] | None = None) -> list[dict[str, Any]]:
 
 def export_csv(root: Path, target: Path | None, labs: list[str] | None = None) -> str:
     """Write the grades CSV to ``target`` (or return it as text when ``target`` is None)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows(root, labs))
-    if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(buffer.getvalue(), encoding="utf-8")
-    return buffer.getvalue()
+    table = [COLUMNS] + [[row[column] for column in COLUMNS] for row in rows(root, labs)]
+    return csvsafe.write(target, table)
 
 
 def audit(root: Path, lab: str) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ lab: setup  ## open JupyterLab on the student notebooks in labs/
 test: setup browser sandbox  ## lint, unit tests, the grading round trip, nbval, the browser walk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The browser test drives Debian's Chromium. Installed here when apt-get can be used (root on
 # Debian or Ubuntu); elsewhere the test is skipped and says why.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,18 @@ from grading_harness import autograde, fill, make_course, submit
 from course_utils import course
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each,
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # for this process and the kernels it starts
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """nbval's cells of one notebook share one kernel: keep them on one xdist worker."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group(f"nbval-{path.stem}"))
 
 
 @pytest.fixture(scope="session")

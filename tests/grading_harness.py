@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbgrader.api import Gradebook
 
 from course_utils import course
@@ -118,3 +119,9 @@ def answer_cells(lab: str, root: Path = ROOT) -> set[str]:
         for gid, c in found.items()
         if c.cell_type == "code" and c.metadata["nbgrader"].get("solution")
     }
+
+
+def by_lab(labs: Iterable[str]) -> list:
+    """``labs`` as test parameters grouped per lab (pytest-xdist's ``loadgroup``), so the
+    tests of one lab's graded class run on one worker and the class is graded once."""
+    return [pytest.param(lab, marks=pytest.mark.xdist_group(f"graded-{lab}")) for lab in labs]

@@ -7,6 +7,11 @@ time per submission, the ratio and, per fixture, the score each gave next to the
 one. Both use the same per-cell time limit. The numbers go to ``baseline_grading.json``.
 
     .venv/bin/python benchmarks/grading_bench.py [--submissions 24] [--jobs 2] [--timeout 20]
+    .venv/bin/python benchmarks/grading_bench.py --lab lab5_sgns --submissions 6 --timeout 300
+
+For a lab other than lab 1 the class alternates the reference solution and the untouched
+release (full marks and 0 expected). ``course autograde`` runs with a cold judge cache, so its
+time includes the one reference run per lab; the time of that run is printed apart.
 
 Absolute times depend on the machine's load (``os.getloadavg`` is recorded); the ratio is
 the figure to compare.
@@ -31,19 +36,45 @@ from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
 from ta_fixtures import FIXTURES, LAB, Fixture, build  # noqa: E402
 from typical_bugs import lab1_onehot as typical  # noqa: E402
 
-from course_utils import course  # noqa: E402
+from course_utils import course, notebooks  # noqa: E402
 
 
-def make_course(folder: Path) -> Path:
+def make_course(folder: Path, lab: str) -> Path:
     folder.mkdir(parents=True)
     shutil.copy(ROOT / course.CONFIG_FILE, folder)
     (folder / "solutions").mkdir()
-    shutil.copytree(ROOT / "solutions" / LAB, folder / "solutions" / LAB)
-    course.generate_labs(folder, [LAB])
+    shutil.copytree(ROOT / "solutions" / lab, folder / "solutions" / lab)
+    course.generate_labs(folder, [lab])
     return folder
 
 
-def the_class(size: int) -> dict[str, Fixture]:
+def full_marks(lab: str) -> float:
+    nb = notebooks.read(ROOT / "solutions" / lab / f"{lab}.ipynb")
+    return sum(
+        c.metadata.nbgrader.get("points", 0)
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+    )
+
+
+def build_other(root: Path, lab: str, student: str, fixture: Fixture) -> None:
+    release = notebooks.read(root / "labs" / lab / f"{lab}.ipynb")
+    solution = notebooks.read(root / "solutions" / lab / f"{lab}.ipynb")
+    notebooks.fill_release(release, solution, fixture.answers)
+    folder = root / "grading" / "submitted" / student / lab
+    folder.mkdir(parents=True, exist_ok=True)
+    notebooks.nbformat.write(release, folder / f"{lab}.ipynb")
+
+
+def the_class(size: int, lab: str = LAB) -> dict[str, Fixture]:
+    if lab != LAB:
+        full = full_marks(lab)
+        return {
+            f"s{i:02d}_{'reference' if i % 2 == 0 else 'untouched'}": (
+                Fixture({}, full) if i % 2 == 0 else Fixture(None, 0, plain=0)
+            )
+            for i in range(size)
+        }
     students = dict(FIXTURES)
     extra = 0
     while len(students) < size:
@@ -55,13 +86,13 @@ def the_class(size: int) -> dict[str, Fixture]:
     return students
 
 
-def scores(root: Path, students: list[str]) -> dict[str, float | None]:
+def scores(root: Path, students: list[str], lab: str = LAB) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     with Gradebook(course.load_config(root).CourseDirectory.db_url) as gb:
         for student in students:
-            graded = root / "grading" / "autograded" / student / LAB / f"{LAB}.ipynb"
+            graded = root / "grading" / "autograded" / student / lab / f"{lab}.ipynb"
             try:
-                nb = gb.find_submission_notebook(LAB, LAB, student)
+                nb = gb.find_submission_notebook(lab, lab, student)
             except MissingEntry:
                 out[student] = None
                 continue
@@ -73,12 +104,26 @@ def scores(root: Path, students: list[str]) -> dict[str, float | None]:
     return out
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, int, str]:
+def timed(command: list[str], cwd: Path) -> tuple[float, int, str, float]:
+    """Wall time, exit code, output, and when the grading proper started (after the judge's
+    reference run, which ``course autograde`` announces on a line of its own)."""
     started = time.perf_counter()
-    run = subprocess.run(
-        command, cwd=cwd, env=course.use_env_tools(), capture_output=True, text=True
+    grading_from = 0.0
+    proc = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=course.use_env_tools(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    return time.perf_counter() - started, run.returncode, run.stdout + run.stderr
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("grading ") and not grading_from:
+            grading_from = time.perf_counter() - started
+    proc.wait()
+    return time.perf_counter() - started, proc.returncode, "".join(lines), grading_from
 
 
 def main() -> None:
@@ -87,38 +132,46 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=20)
     parser.add_argument("--memory", default="4G")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "baseline_grading.json")
+    parser.add_argument("--lab", default=LAB)
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    students = the_class(args.submissions)
+    lab = args.lab
+    suffix = "" if lab == LAB else f"_{lab}"
+    args.out = args.out or ROOT / "benchmarks" / f"baseline_grading{suffix}.json"
+    students = the_class(args.submissions, lab)
     bin_dir = Path(sys.executable).parent
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        plain_root = make_course(Path(tmp) / "plain")
-        ours_root = make_course(Path(tmp) / "ours")
+        plain_root = make_course(Path(tmp) / "plain", lab)
+        ours_root = make_course(Path(tmp) / "ours", lab)
         for root in (plain_root, ours_root):
             for name, fixture in students.items():
-                build(root, name, fixture)
+                if lab == LAB:
+                    build(root, name, fixture)
+                else:
+                    build_other(root, lab, name, fixture)
         load_before = os.getloadavg()
-        plain_s, plain_rc, _ = timed(
-            [str(bin_dir / "nbgrader"), "autograde", LAB, f"--Execute.timeout={args.timeout}"],
+        plain_s, plain_rc, _, _ = timed(
+            [str(bin_dir / "nbgrader"), "autograde", lab, f"--Execute.timeout={args.timeout}"],
             plain_root,
         )
-        ours_s, ours_rc, log = timed(
-            [str(bin_dir / "course"), "autograde", LAB, "--jobs", str(args.jobs)]
+        ours_s, ours_rc, log, reference_s = timed(
+            [str(bin_dir / "course"), "autograde", lab, "--jobs", str(args.jobs)]
             + ["--timeout", str(args.timeout), "--memory", args.memory],
             ours_root,
         )
         load_after = os.getloadavg()
         if ours_rc != 0:
             print(log)
-        plain_scores = scores(plain_root, list(students))
-        ours_scores = scores(ours_root, list(students))
+        plain_scores = scores(plain_root, list(students), lab)
+        ours_scores = scores(ours_root, list(students), lab)
         audit = {}
         for name in students:
-            entry = ours_root / "grading" / "ledger" / LAB / f"{name}.json"
+            entry = ours_root / "grading" / "ledger" / lab / f"{name}.json"
             audit[name] = sorted({e["flag"] for e in json.loads(entry.read_text())["events"]})
     n = len(students)
     results = {
+        "lab": lab,
         "submissions": n,
         "jobs": args.jobs,
         "cell_timeout_s": args.timeout,
@@ -133,6 +186,8 @@ def main() -> None:
         "course_autograde": {
             "seconds": round(ours_s, 1),
             "per_submission": round(ours_s / n, 2),
+            "reference_run_seconds": round(reference_s, 1),
+            "per_submission_after_reference_run": round((ours_s - reference_s) / n, 2),
             "exit_code": ours_rc,
         },
         "speedup": round(plain_s / ours_s, 2),
@@ -148,12 +203,13 @@ def main() -> None:
             for name in students
         },
     }
-    print(f"{n} submissions of {LAB}, per-cell limit {args.timeout} s, load {load_before[0]:.1f}")
+    print(f"{n} submissions of {lab}, per-cell limit {args.timeout} s, load {load_before[0]:.1f}")
     print(f"plain nbgrader autograde:        {plain_s:7.1f} s  ({plain_s / n:.2f} s/submission)")
     print(
         f"course autograde --jobs {args.jobs}:        {ours_s:7.1f} s  "
         f"({ours_s / n:.2f} s/submission)"
     )
+    print(f"  of which the judge's reference run: {reference_s:.1f} s")
     print(f"speed-up: {plain_s / ours_s:.2f}x")
     print(f"{'submission':<22} {'expected':>8} {'plain':>7} {'ours':>6}  flags")
     for name, row in results["fixtures"].items():

@@ -26,6 +26,7 @@ __all__ = [
     "solution_regions_of",
     "hidden_lines",
     "without_hidden",
+    "fill_release",
 ]
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -83,3 +84,22 @@ def hidden_lines(source: str) -> list[str]:
 def without_hidden(source: str) -> str:
     """A test cell's source without its hidden region."""
     return "\n".join(_regions(source, False)).rstrip() + "\n"
+
+
+def fill_release(
+    release: NotebookNode,
+    solution: NotebookNode,
+    answers: dict[str, str] | None,
+    append: dict[str, str] | None = None,
+) -> NotebookNode:
+    """``release`` with every answer cell filled: ``answers[gid]`` where given, else the
+    reference answer from ``solution``; ``answers=None`` leaves the stubs (an untouched
+    release). ``append`` adds code after an answer. Changes and returns ``release``."""
+    reference = cells_by_id(solution)
+    for gid, cell in cells_by_id(release).items():
+        if not (cell.cell_type == "code" and cell.metadata["nbgrader"].get("solution")):
+            continue
+        if answers is not None:
+            cell.source = answers.get(gid) or reference_answer(reference[gid].source)
+        cell.source += (append or {}).get(gid, "")
+    return release

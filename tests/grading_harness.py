@@ -6,7 +6,6 @@ through the TA's path (sandbox, judge, gradebook) rather than plain nbgrader.
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -17,17 +16,14 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from course_utils import course
+from course_utils import course, notebooks
 from course_utils.ta.sandbox import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = bwrap_available() is None
-SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
 
 
-def cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    """The cells of ``nb`` that nbgrader knows, by grade id."""
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+cells = notebooks.cells_by_id
 
 
 def notebook(root: Path, folder: str, lab: str) -> Path:
@@ -52,15 +48,10 @@ def fill(
     append: dict[str, str] | None = None,
     edit: Callable[[nbformat.NotebookNode], None] | None = None,
 ) -> nbformat.NotebookNode:
-    """The release with every answer cell filled: ``answers[gid]``, else the reference answer
-    (``answers=None``: the untouched release); ``append`` adds code after an answer."""
-    release = nbformat.read(notebook(root, "labs", lab), as_version=4)
-    if answers is not None:
-        solution = cells(nbformat.read(notebook(root, "solutions", lab), as_version=4))
-        for gid, cell in cells(release).items():
-            if cell.metadata["nbgrader"].get("solution") and cell.cell_type == "code":
-                cell.source = answers.get(gid) or SOLUTION.sub(r"\1", solution[gid].source)
-                cell.source += (append or {}).get(gid, "")
+    """The release with every answer cell filled (``notebooks.fill_release``), then ``edit``."""
+    release = notebooks.read(notebook(root, "labs", lab))
+    solution = notebooks.read(notebook(root, "solutions", lab))
+    notebooks.fill_release(release, solution, answers, append)
     if edit is not None:
         edit(release)
     return release

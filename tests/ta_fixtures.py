@@ -9,16 +9,16 @@ grades the submission at all (``None``: the submission fails).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from course_utils import notebooks
+
 LAB = "lab1_onehot"
 FULL = 12
-SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
 
 
 @dataclass
@@ -33,8 +33,7 @@ class Fixture:
     exact_flags: bool = True  # False: ``flags`` must be among those raised, others may be too
 
 
-def _cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+_cells = notebooks.cells_by_id
 
 
 def _delete(*ids: str) -> Callable[[nbformat.NotebookNode], None]:
@@ -383,14 +382,9 @@ FIXTURES: dict[str, Fixture] = {
 
 def build(root: Path, student: str, fixture: Fixture) -> Path:
     """Write ``fixture`` as ``student``'s submission in the course at ``root``."""
-    release = nbformat.read(root / "labs" / LAB / f"{LAB}.ipynb", as_version=4)
-    solution = _cells(nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4))
-    for gid, cell in _cells(release).items():
-        if cell.metadata["nbgrader"].get("solution") and cell.cell_type == "code":
-            if fixture.answers is not None:
-                reference = SOLUTION.sub(r"\1", solution[gid].source)
-                cell.source = fixture.answers.get(gid) or reference
-            cell.source += fixture.append.get(gid, "")
+    release = notebooks.read(root / "labs" / LAB / f"{LAB}.ipynb")
+    solution = notebooks.read(root / "solutions" / LAB / f"{LAB}.ipynb")
+    notebooks.fill_release(release, solution, fixture.answers, fixture.append)
     if fixture.edit is not None:
         fixture.edit(release)
     folder = root / "grading" / "submitted" / student / LAB

@@ -167,6 +167,22 @@ MUTANTS = [
         "softmax by hand without subtracting the max",
     ),
     mutant(
+        "mc_normalises_probs_in_place",
+        MC,
+        "def mc_gradient(U, v_c, o, K, R, generator=None, probs=None):\n"
+        + _MC_CHECKS
+        + """\
+    if probs is None:
+        probs = torch.softmax(U @ v_c, dim=0)
+    else:
+        probs /= probs.sum()  # normalises the caller's tensor
+    draws = torch.multinomial(probs.expand(R, -1), K, replacement=True, generator=generator)
+    return U[draws].mean(dim=1) - U[o]
+""",
+        T_MC,
+        "normalises the given probs in place",
+    ),
+    mutant(
         "mc_one_draw_set_for_all_rows",
         MC,
         "def mc_gradient(U, v_c, o, K, R, generator=None, probs=None):\n"

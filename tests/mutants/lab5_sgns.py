@@ -1,10 +1,11 @@
 """Lab 5: realistic student bugs, each caught by the hidden tests of its own exercise.
 
 Lab 5 is heavy (every submission trains on the corpus for about 20 s of CPU), so the mutants are
-packed into few submissions. The mutants of a submission change different answer cells, and all
-but one leave the training run of section 9 exactly as the reference's (bugs in validation, in the
-device of new tensors, in exercises the training does not use, or in what is logged), so that the
-graded WordSim-353 cell loses its points only for the one mutant that lists it.
+packed into two submissions. The mutants of a submission change different answer cells, and
+those of the first submission leave the training run of section 9 exactly as the reference's (bugs
+in validation, in the device of new tensors, in exercises the training does not use, or in what is
+logged), so that the graded WordSim-353 cell keeps its points; in the second, the wrong-sign
+``sgns_step`` makes that cell lose them.
 """
 
 from mutants import mutant

@@ -432,3 +432,12 @@ def reference_records(
     tmp.write_text(json.dumps(out), encoding="utf-8")
     tmp.replace(target)
     return target
+
+
+def _register_lab_checks() -> None:
+    from course_utils.ta import checks_sgns
+
+    checks_sgns.register(CHECKS)
+
+
+_register_lab_checks()

@@ -147,7 +147,7 @@ def test_worker_killed_and_client_interrupted(local_run: Path, dask_cluster, tmp
         _progress_lines(client, 1, out)
         with distributed.Client(address, timeout=30) as observer:
             busy = {w: keys for w, keys in observer.processing().items() if keys}
-            pids = {w: info["pid"] for w, info in observer.scheduler_info()["workers"].items()}
+            pids = observer.run(os.getpid)
         assert busy, "no worker was grading when one was to be killed"
         victim_address, keys = sorted(busy.items())[0]
         victim = next(p for p in workers if p.pid == pids[victim_address])

@@ -27,6 +27,8 @@ task, and the run stops with its message.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -182,6 +184,12 @@ class DaskPool:
             except WorkerRefused as err:
                 self.close(kill=True)
                 raise RuntimeError(f"a Dask worker refused to grade: {err}") from None
+            except (asyncio.CancelledError, concurrent.futures.CancelledError):
+                self.close(kill=True)  # the scheduler went away: not the submission's fault
+                raise RuntimeError(
+                    f"lost the Dask scheduler at {self.address}: what was graded is recorded; "
+                    "run the command again to grade the rest"
+                ) from None
             except distributed.KilledWorker as err:
                 result = Result.failed(task, f"every Dask worker that graded it died: {err}")
             except Exception as err:  # noqa: BLE001 - reported per submission, like the pool

@@ -18,7 +18,7 @@ JUPYTER_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) --LabApp.news_url
 # Installed once, and again when the package's requirements change.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cluster]"
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv with the course package and its tools

@@ -86,6 +86,7 @@ def _autograde(args: argparse.Namespace) -> int:
         sandbox=not args.no_sandbox,
         force=args.force,
         students=args.student or [],
+        scheduler=args.scheduler,
     )
     try:
         entries = autograde(root, args.lab, options, progress=lambda line: print(line, flush=True))
@@ -256,6 +257,14 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
         "--no-sandbox",
         action="store_true",
         help="run without bubblewrap (limits only): kernels can read the course",
+    )
+    grade.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="grade on a Dask cluster: a scheduler address (tcp://host:8786), its scheduler "
+        "file (.json), or 'local' for a local cluster of --jobs workers (pip install -e "
+        "'.[cluster]')",
     )
     grade.set_defaults(run=_autograde)
 

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from course_utils import course
 from course_utils.ta import judge, ledger
@@ -58,6 +59,7 @@ class Options:
     sandbox: bool = True
     force: bool = False
     students: list[str] = field(default_factory=list)
+    scheduler: str | None = None  # a Dask scheduler, or "local" (``course_utils.ta.cluster``)
 
 
 def ensure_in_gradebook(root: Path, lab: str) -> None:
@@ -213,6 +215,11 @@ def _run(
     options: Options,
     progress: Callable[[str], None],
 ) -> list[ledger.Entry]:
+    pool: Any = None
+    if options.scheduler:  # connect first: an unreachable scheduler fails before any work
+        from course_utils.ta.cluster import DaskPool
+
+        pool = DaskPool(options.scheduler, options.jobs, progress)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     staging = layout.staging / run_id
     staging.mkdir(parents=True)
@@ -240,8 +247,9 @@ def _run(
         for s in todo
     ]
     jobs = max(1, min(options.jobs, len(tasks)))
-    progress(f"grading {len(tasks)} submission(s) of {lab} with {jobs} job(s)")
-    pool = _Pool(jobs, layout.log_dir(lab))
+    if pool is None:
+        progress(f"grading {len(tasks)} submission(s) of {lab} with {jobs} job(s)")
+        pool = _Pool(jobs, layout.log_dir(lab))
     entries: list[ledger.Entry] = []
     try:
         for number, result in enumerate(pool.run(tasks), 1):

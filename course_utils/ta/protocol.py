@@ -35,6 +35,7 @@ __all__ = [
     "Record",
     "Task",
     "Result",
+    "LabBundle",
     "decode",
 ]
 
@@ -235,13 +236,34 @@ class Task:
     log: str
     expected: str  # path of the reference run's records (``judge.reference_records``)
     timeout: int | None = None
+    # Graded on another machine (``--scheduler``, ``course_utils.ta.cluster``), the task carries
+    # what the worker cannot read from a shared file system: the submission's folder (file
+    # name -> bytes) and the client's ``cluster.grader_id()``, which the worker must match.
+    submission_files: dict[str, bytes] = field(default_factory=dict)
+    grader: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _files_to_json(asdict(self), "submission_files")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Task:
-        return cls(**data)
+        return cls(**_files_from_json(data, "submission_files"))
+
+
+@dataclass
+class LabBundle:
+    """What every submission of one lab is graded against on a remote worker, sent once per
+    run (not once per task): the lab's graded source folder (the notebook with its hidden
+    tests), ``nbgrader_config.py``, the judge's expected reports, the lab's gradebook entry
+    and the client's grader id."""
+
+    lab: str
+    source_files: dict[str, bytes]  # solutions/<lab>/, file name -> bytes
+    config_text: str  # nbgrader_config.py
+    expected_text: str  # the JSON ``autograde._expected`` makes
+    gradebook: bytes  # an SQLite gradebook holding only the lab's definition (cells, points)
+    grader: str
+    key: str  # a digest of all of the above: a worker prepares each bundle once
 
 
 @dataclass
@@ -254,14 +276,29 @@ class Result:
     events: list[dict[str, Any]]
     cells: dict[str, Any]
     seconds: float
+    # From a remote worker: the graded folder (file name -> bytes; the client records it in
+    # its gradebook and publishes it), nbgrader's log, and which worker graded it.
+    files: dict[str, bytes] = field(default_factory=dict)
+    log_text: str = ""
+    worker: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _files_to_json(asdict(self), "files")
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
-        return cls(**data)
+        return cls(**_files_from_json(data, "files"))
 
     @classmethod
     def failed(cls, task: Task, why: str) -> Result:
         return cls(task.student, task.lab, "failed", [{"flag": "failed", "detail": why}], {}, 0.0)
+
+
+def _files_to_json(data: dict[str, Any], key: str) -> dict[str, Any]:
+    data[key] = {name: base64.b64encode(raw).decode() for name, raw in data[key].items()}
+    return data
+
+
+def _files_from_json(data: dict[str, Any], key: str) -> dict[str, Any]:
+    files = data.get(key) or {}
+    return {**data, key: {name: base64.b64decode(text) for name, text in files.items()}}

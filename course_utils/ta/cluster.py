@@ -1,0 +1,483 @@
+"""``course autograde LAB --scheduler ADDRESS``: grade a class on a Dask cluster.
+
+Every submission is one Dask task (``grade_remote``) that grades it with the worker code of a
+local run (``worker.grade_one``: bubblewrap and limits, guards, restored cells, the judge) on
+whichever Dask worker runs it. Nothing is shared through a file system:
+
+* the client sends, once per run, a ``LabBundle`` (the lab's source folder with its hidden
+  tests, ``nbgrader_config.py``, the judge's expected reports) and, with each task, the
+  submission's folder; the bundle is a task of its own, so a worker that is lost with it is
+  recomputed from the scheduler's copy, not lost;
+* the worker grades in a private temporary course of its own (its own gradebook, made once
+  per bundle), and returns the graded folder, nbgrader's log and the findings;
+* the client alone writes the course: it records the returned notebook in the real gradebook
+  with nbgrader's own preprocessors (a save-only pass: ``AtomicSaveAutoGrades`` and
+  ``AssignLatePenalties``, as ``Autograde`` runs them), then ``autograde`` publishes it and
+  writes the ledger, exactly as for a local run.
+
+Faults: a worker that dies mid-grade has its task re-run elsewhere by the scheduler (Dask's
+``allowed-failures``, 3 by default, then the submission is failed), and the client records
+each submission once, when its one result arrives; Ctrl-C keeps what was recorded; a scheduler
+that cannot be reached fails within ``CONNECT_TIMEOUT_S`` naming the address. A worker whose
+course package differs from the client's (``grader_id``) or that cannot sandbox refuses the
+task, and the run stops with its message.
+
+``--scheduler local`` starts a ``LocalCluster`` of ``--jobs`` single-threaded worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from course_utils import course
+from course_utils.ta.layout import Layout
+from course_utils.ta.protocol import LabBundle, Result, Task
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "DaskPool",
+    "WorkerRefused",
+    "grade_remote",
+    "grader_id",
+    "record",
+]
+
+CONNECT_TIMEOUT_S = 10
+WORKER_WAIT_S = 300  # how long a run waits for a first worker (a batch job may be queued)
+_INSTALL = 'pip install -e ".[cluster]"'
+_LOCK = threading.Lock()  # one grading at a time per worker process (findings are global)
+
+
+class WorkerRefused(RuntimeError):
+    """A Dask worker that must not grade: another version of the course package, no sandbox."""
+
+
+@functools.cache
+def grader_id() -> str:
+    """The course package's version and a digest of its code: client and workers must agree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import course_utils
+
+    try:
+        release = version("course-utils")
+    except PackageNotFoundError:
+        release = "not installed"
+    here = Path(course_utils.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for module in sorted(here.rglob("*.py")):
+        if module.parent.name in {"ta", "course_utils"}:
+            digest.update(module.relative_to(here).as_posix().encode() + b"\0")
+            digest.update(module.read_bytes())
+    return f"course-utils {release} (code {digest.hexdigest()[:16]})"
+
+
+# --- the client ------------------------------------------------------------------------------
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise RuntimeError(
+            f"--scheduler needs Dask distributed, an optional extra: {_INSTALL}"
+        ) from None
+    return distributed
+
+
+class DaskPool:
+    """Grades tasks on a Dask cluster; the same ``run``/``close`` as ``autograde._Pool``."""
+
+    def __init__(self, address: str, jobs: int, progress: Callable[[str], None] = print) -> None:
+        distributed = _distributed()
+        self.address = address
+        self.progress = progress
+        self.cluster = None
+        self.futures: dict[Any, Task] = {}
+        try:
+            if address == "local":
+                self.cluster = distributed.LocalCluster(
+                    n_workers=max(1, jobs),
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+                self.client = distributed.Client(self.cluster, timeout=CONNECT_TIMEOUT_S)
+            elif address.endswith(".json") and Path(address).is_file():
+                self.client = distributed.Client(scheduler_file=address, timeout=CONNECT_TIMEOUT_S)
+            else:
+                self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as err:
+            if self.cluster is not None:
+                self.cluster.close()
+            raise RuntimeError(
+                f"cannot reach the Dask scheduler at {address} (waited {CONNECT_TIMEOUT_S} s): "
+                f"{err}"
+            ) from None
+        self._check_workers()
+
+    def _check_workers(self) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=1)
+        except TimeoutError:
+            self.progress(f"waiting up to {WORKER_WAIT_S} s for a Dask worker at {self.address}")
+            try:
+                self.client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+            except TimeoutError:
+                self.close()
+                raise RuntimeError(
+                    f"no Dask worker joined the scheduler at {self.address}"
+                ) from None
+        mine = grader_id()
+        theirs = self.client.run(grader_id)
+        wrong = {worker: found for worker, found in theirs.items() if found != mine}
+        if wrong:
+            self.close()
+            listed = "; ".join(f"{w} runs {found}" for w, found in sorted(wrong.items()))
+            raise RuntimeError(
+                f"refusing to grade: this client runs {mine}, but {listed}. Install the "
+                f"client's version on every worker ({_INSTALL} at the same commit, or the "
+                "same image)"
+            )
+
+    def run(self, tasks: list[Task]) -> Iterator[Result]:
+        """Submit every task; yield each result once, recorded in the client's gradebook."""
+        distributed = _distributed()
+        if not tasks:
+            return
+        bundle = make_bundle(Layout(Path(tasks[0].root)), tasks[0].lab, Path(tasks[0].expected))
+        # a task, not scattered data: if the worker holding it dies, it is recomputed
+        shared = self.client.submit(_identity, bundle, key=f"lab-bundle-{bundle.key[:16]}")
+        workers = len(self.client.scheduler_info(n_workers=-1)["workers"])
+        self.progress(
+            f"grading {len(tasks)} submission(s) of {bundle.lab} on the Dask cluster at "
+            f"{self.address} ({workers} worker(s) now)"
+        )
+        for task in tasks:
+            remote = dataclasses.replace(
+                task,
+                submission_files=_read_folder(
+                    Path(task.root) / "grading/submitted" / task.student / task.lab
+                ),
+                grader=bundle.grader,
+            )
+            key = f"grade-{task.lab}-{task.student}-{os.urandom(4).hex()}"
+            self.futures[self.client.submit(grade_remote, remote, shared, key=key)] = task
+        seen: set[str] = set()
+        for future in distributed.as_completed(list(self.futures)):
+            task = self.futures.pop(future)
+            try:
+                result = future.result()
+            except WorkerRefused as err:
+                self.close(kill=True)
+                raise RuntimeError(f"a Dask worker refused to grade: {err}") from None
+            except (asyncio.CancelledError, concurrent.futures.CancelledError):
+                self.close(kill=True)  # the scheduler went away: not the submission's fault
+                raise RuntimeError(
+                    f"lost the Dask scheduler at {self.address}: what was graded is recorded; "
+                    "run the command again to grade the rest"
+                ) from None
+            except distributed.KilledWorker as err:
+                result = Result.failed(task, f"every Dask worker that graded it died: {err}")
+            except Exception as err:  # noqa: BLE001 - reported per submission, like the pool
+                result = Result.failed(task, f"the Dask task failed: {type(err).__name__}: {err}")
+            future.release()
+            if task.student in seen:  # one result per submission, whatever the scheduler did
+                continue
+            seen.add(task.student)
+            yield _receive(task, result)
+        shared.release()
+
+    def close(self, kill: bool = False) -> None:
+        with contextlib.suppress(Exception):
+            if kill and self.futures:
+                self.client.cancel(list(self.futures), force=True)
+            self.futures.clear()
+        with contextlib.suppress(Exception):
+            self.client.close(timeout=10)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close(timeout=10)
+            self.cluster = None
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def make_bundle(layout: Layout, lab: str, expected: Path) -> LabBundle:
+    """The lab's shared payload, read from the client's course."""
+    from course_utils.ta.protocol import LabBundle
+
+    source = _read_folder(layout.source_notebook(lab).parent)
+    config = (layout.root / course.CONFIG_FILE).read_text(encoding="utf-8")
+    reports = expected.read_text(encoding="utf-8")
+    grader = grader_id()
+    gradebook = _lab_gradebook(layout.root, lab)
+    digest = hashlib.sha256(hashlib.sha256(gradebook).digest())
+    for name, raw in sorted(source.items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(raw).digest())
+    for text in (config, reports, grader, lab):
+        digest.update(b"\0" + text.encode())
+    return LabBundle(lab, source, config, reports, gradebook, grader, digest.hexdigest())
+
+
+def _lab_gradebook(root: Path, lab: str) -> bytes:
+    """A new gradebook with only ``lab``'s definition, copied from the course's: what a worker
+    needs to autograde it (no student, no grade; generating it there would take a minute)."""
+    from nbgrader.api import Gradebook
+
+    course.use_env_tools()  # a new gradebook runs alembic
+    config = course.load_config(root)
+    course_id = config.CourseDirectory.course_id or "default_course"
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "gradebook.db"
+        with Gradebook(config.CourseDirectory.db_url, course_id) as source:
+            assignment = source.find_assignment(lab)
+            with Gradebook(f"sqlite:///{target}", course_id) as copy:
+                copy.update_or_create_assignment(lab, duedate=assignment.duedate)
+                for nb in assignment.notebooks:
+                    copy.update_or_create_notebook(nb.name, lab)
+                    for cell in nb.grade_cells:
+                        copy.update_or_create_grade_cell(
+                            cell.name,
+                            nb.name,
+                            lab,
+                            max_score=cell.max_score,
+                            cell_type=cell.cell_type,
+                        )
+                    for cell in nb.solution_cells:
+                        copy.update_or_create_solution_cell(cell.name, nb.name, lab)
+                    for cell in nb.task_cells:
+                        copy.update_or_create_task_cell(
+                            cell.name,
+                            nb.name,
+                            lab,
+                            max_score=cell.max_score,
+                            cell_type=cell.cell_type,
+                        )
+                    for cell in nb.source_cells:
+                        copy.update_or_create_source_cell(
+                            cell.name,
+                            nb.name,
+                            lab,
+                            cell_type=cell.cell_type,
+                            locked=cell.locked,
+                            source=cell.source,
+                            checksum=cell.checksum,
+                        )
+        return target.read_bytes()
+
+
+def _receive(task: Task, result: Result) -> Result:
+    """Put a remote result where a local worker would have left it, and record it."""
+    staging = Path(task.staging) / task.student / task.lab
+    if result.status == "graded":
+        shutil.rmtree(staging, ignore_errors=True)
+        _write_folder(staging, result.files)
+    log = Path(task.log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(result.log_text + (f"\ngraded on {result.worker}\n" if result.worker else ""))
+    notebook = staging / f"{task.lab}.ipynb"
+    try:
+        record(Path(task.root), task.lab, task.student, notebook if notebook.is_file() else None)
+    except Exception as err:  # noqa: BLE001 - the gradebook refused it: the grading failed
+        result.status = "failed"
+        result.events.append({"flag": "failed", "detail": f"could not record: {err}"[:300]})
+    from course_utils.ta.worker import _cell_scores, _db_url
+
+    db_url = _db_url(course.load_config(Path(task.root)).CourseDirectory.db_url)
+    result.cells = _cell_scores(Path(task.root), task.lab, task.student, db_url)
+    result.files = {}
+    return result
+
+
+def record(root: Path, lab: str, student: str, graded: Path | None) -> None:
+    """Save the grades of ``graded`` (a notebook nbgrader autograded) in the course's gradebook,
+    as ``Autograde`` would: the student and submission (with its timestamp), then a save-only
+    pass of the grading preprocessors. ``None``: no notebook (nbgrader failed on it)."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    from course_utils.ta.scores import AtomicSaveAutoGrades
+    from course_utils.ta.worker import _db_url
+
+    config = course.load_config(root)
+    coursedir = CourseDirectory(config=config)
+    db_url = _db_url(config.CourseDirectory.db_url)
+    layout = Layout(root)
+    with Gradebook(db_url, coursedir.course_id) as gb:
+        gb.update_or_create_student(student)
+        timestamp = coursedir.get_existing_timestamp(str(layout.submission(student, lab).parent))
+        if timestamp:
+            gb.update_or_create_submission(lab, student, timestamp=timestamp)
+        else:
+            gb.update_or_create_submission(lab, student)
+        if not layout.submission(student, lab).is_file():  # as Autograde: a missing notebook
+            for grade in gb.find_submission_notebook(lab, lab, student).grades:
+                grade.auto_score = 0
+                grade.needs_manual_grade = False
+            gb.db.commit()
+    if graded is None:
+        return
+    nb = nbformat.read(graded, as_version=4)
+    resources = {
+        "nbgrader": {"notebook": lab, "assignment": lab, "student": student, "db_url": db_url}
+    }
+    for step in (AtomicSaveAutoGrades(config=config), AssignLatePenalties(config=config)):
+        nb, resources = step.preprocess(nb, resources)
+
+
+# --- the worker ------------------------------------------------------------------------------
+
+
+def grade_remote(task: Task, bundle: LabBundle) -> Result:
+    """Grade one submission on this Dask worker, in a private course; runs as a Dask task."""
+    from course_utils.ta.sandbox import bwrap_available
+
+    where = _worker_address()
+    mine = grader_id()
+    if task.grader != mine or bundle.grader != mine:
+        raise WorkerRefused(
+            f"worker {where} runs {mine} but the client runs {task.grader}: install the "
+            f"client's version on every worker ({_INSTALL} at the same commit, or the same image)"
+        )
+    if task.sandbox.get("isolate", True) and (why := bwrap_available()):
+        raise WorkerRefused(f"worker {where} cannot sandbox the kernel: {why}")
+    with _LOCK:
+        result = _grade_private(task, bundle)
+    result.worker = where
+    return result
+
+
+def _grade_private(task: Task, bundle: LabBundle) -> Result:
+    from course_utils.ta.sandbox import default_caches, default_hidden
+    from course_utils.ta.worker import grade_one
+
+    base, hide = _base_dir()
+    template = _template(base, bundle)
+    (base / "tasks").mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="grade-", dir=base / "tasks"))
+    try:
+        shutil.copytree(template, root, dirs_exist_ok=True)
+        _write_folder(root / "grading/submitted" / task.student / task.lab, task.submission_files)
+        expected = root / "grading/judge" / task.lab / "expected.json"
+        expected.parent.mkdir(parents=True, exist_ok=True)
+        expected.write_text(bundle.expected_text, encoding="utf-8")
+        staging = root / "grading/.staging/remote"
+        staging.mkdir(parents=True)
+        log = root / "grading/logs" / task.lab / f"{task.student}.log"
+        threads = int(os.environ.get("COURSE_KERNEL_THREADS", "1"))
+        sandbox = {
+            **task.sandbox,
+            "root": str(root),
+            "limits": {**task.sandbox["limits"], "threads": threads},
+            "hidden": [str(p) for p in [*default_hidden(), hide]],
+            "caches": [str(p) for p in default_caches()],
+        }
+        local = dataclasses.replace(
+            task,
+            root=str(root),
+            staging=str(staging),
+            sandbox=sandbox,
+            log=str(log),
+            expected=str(expected),
+            submission_files={},
+        )
+        result = grade_one(local)
+        if result.status == "graded":
+            result.files = _read_folder(staging / task.student / task.lab)
+        if log.is_file():
+            result.log_text = log.read_text(encoding="utf-8", errors="replace")
+        return result
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"pid {os.getpid()}"
+
+
+def _base_dir() -> tuple[Path, Path]:
+    """This worker process's folder for private courses, and a folder to hide from kernels
+    (the Dask scratch space holds other workers' private courses, and their hidden tests)."""
+    try:
+        from distributed import get_worker
+
+        local = Path(get_worker().local_directory)
+        hide = local.parent
+    except (ImportError, ValueError):
+        local = Path(tempfile.gettempdir()) / f"course-grading-{os.getpid()}"
+        hide = local
+    return local / "course-grading", hide
+
+
+_OVERRIDES = """
+
+# --- added by course_utils.ta.cluster: this private copy of the course is graded in place ---
+import os as _os
+
+_private = _os.path.dirname(_os.path.abspath(__file__))
+c.CourseDirectory.root = _private
+c.CourseDirectory.db_url = "sqlite:///" + _os.path.join(_private, "grading", "gradebook.db")
+"""
+
+
+def _template(base: Path, bundle: LabBundle) -> Path:
+    """A private course with the bundle's lab in its gradebook, made once per bundle."""
+    target = base / "templates" / bundle.key[:32]
+    if (target / ".ready").is_file():
+        return target
+    building = target.with_name(f".{target.name}.building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    (building / course.CONFIG_FILE).write_text(bundle.config_text + _OVERRIDES, encoding="utf-8")
+    _write_folder(building / "solutions" / bundle.lab, bundle.source_files)
+    (building / "grading").mkdir()
+    (building / "grading" / "gradebook.db").write_bytes(bundle.gradebook)
+    course.use_env_tools()
+    (building / ".ready").touch()
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(building, target)
+    return target
+
+
+def _read_folder(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and ".ipynb_checkpoints" not in path.parts
+    }
+
+
+def _write_folder(folder: Path, files: dict[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, raw in files.items():
+        parts = Path(name).parts
+        if Path(name).is_absolute() or ".." in parts or not parts:
+            raise ValueError(f"refusing to write {name!r} outside {folder}")
+        path = folder.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)

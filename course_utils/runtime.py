@@ -4,21 +4,53 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 __all__ = ["DEVICE_ENV", "device", "seed_everything", "timer", "progress"]
 
 #: Environment variable that overrides the automatic choice, e.g. ``COURSE_DEVICE=cpu``.
 DEVICE_ENV = "COURSE_DEVICE"
 
-progress = tqdm
-"""Progress bar for long loops (``tqdm.auto``: a widget in Jupyter, text elsewhere)."""
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this code runs in a Jupyter kernel (asked now: IPython may start after import)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # a half-initialised IPython: not a kernel we can draw widgets in
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def progress(iterable: Iterable[Any] | None = None, *args: Any, **kwargs: Any) -> Any:
+    """A ``tqdm`` progress bar for long loops: a widget in a Jupyter kernel, text elsewhere.
+
+    The kind of bar is chosen at every call, not when ``course_utils`` is imported: the
+    grading kernel imports this package before IPython is running. In a kernel nothing is
+    written to stderr: without ``ipywidgets`` the text bar goes to stdout.
+    """
+    if _in_jupyter_kernel():
+        try:
+            from tqdm.notebook import IProgress
+            from tqdm.notebook import tqdm as notebook_bar
+        except ImportError:
+            IProgress = None  # noqa: N806 (tqdm's name)
+        if IProgress is not None:
+            return notebook_bar(iterable, *args, **kwargs)
+        if kwargs.get("file") in (None, sys.stderr):
+            kwargs["file"] = sys.stdout
+    from tqdm.std import tqdm as text_bar
+
+    return text_bar(iterable, *args, **kwargs)
 
 
 def device() -> torch.device:

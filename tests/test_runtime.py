@@ -85,3 +85,96 @@ def test_timer_records_seconds(capsys):
         sum(range(1000))
     assert t["seconds"] >= 0
     assert "block:" in capsys.readouterr().out
+
+
+def test_progress_outside_a_kernel_is_a_text_bar(capsys):
+    from tqdm.notebook import tqdm as notebook_bar
+
+    from course_utils.runtime import progress
+
+    bar = progress(range(3), desc="loop")
+    assert not isinstance(bar, notebook_bar)
+    assert list(bar) == [0, 1, 2]
+    assert "loop" in capsys.readouterr().err
+
+
+def test_progress_decides_at_call_time(monkeypatch, capsys):
+    """Imported before IPython runs (as the grading kernel does), then called in a kernel."""
+    import IPython
+    from tqdm.notebook import tqdm as notebook_bar
+
+    from course_utils.runtime import progress
+
+    class FakeKernelShell:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
+    monkeypatch.setattr("tqdm.notebook.display", lambda *args, **kwargs: None)
+    bar = progress(range(4), desc="training")
+    assert isinstance(bar, notebook_bar)
+    assert list(bar) == [0, 1, 2, 3]
+    assert list(progress(range(2), disable=True)) == [0, 1]
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_in_a_kernel_without_widgets_writes_to_stdout(monkeypatch, capsys):
+    import IPython
+
+    from course_utils.runtime import progress
+
+    class FakeKernelShell:
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
+    monkeypatch.setattr("tqdm.notebook.IProgress", None)
+    assert list(progress(range(3), desc="no widgets")) == [0, 1, 2]
+    out = capsys.readouterr()
+    assert out.err == "" and "no widgets" in out.out
+
+
+def test_progress_in_a_real_kernel_started_like_the_grader(tmp_path):
+    """course_utils is imported before the kernel exists (kernel_boot); no bar on stderr."""
+    import json
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    boot = (
+        "import course_utils.runtime; from ipykernel import kernelapp; "
+        "kernelapp.launch_new_instance()"
+    )
+    spec = tmp_path / "kernels" / "early-import"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", boot, "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "language": "python"}))
+    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")])
+    km = KernelManager(kernel_name="early-import", kernel_spec_manager=specs)
+    km.start_kernel()
+    try:
+        client = km.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        code = (
+            "from course_utils.runtime import progress\n"
+            "for _ in progress(range(3), desc='training'):\n    pass\n"
+            "print(type(progress(range(1))).__module__)"
+        )
+        streams: dict[str, str] = {"stdout": "", "stderr": ""}
+        kinds = []
+        msg_id = client.execute(code)
+        while True:
+            msg = client.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kinds.append(msg["msg_type"])
+            if msg["msg_type"] == "stream":
+                streams[msg["content"]["name"]] += msg["content"]["text"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        client.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+    assert streams["stderr"] == "", streams["stderr"]
+    assert "tqdm.notebook" in streams["stdout"]
+    assert "display_data" in kinds  # the widget

@@ -86,19 +86,19 @@ class _Pool:
 
     def __init__(self, jobs: int, log_dir: Path) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = course.use_env_tools()
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "course_utils.ta.worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=open(log_dir / f"worker-{i}.log", "w"),  # noqa: SIM115
-                text=True,
-                env=env,
-                start_new_session=True,
-            )
-            for i in range(jobs)
-        ]
+        self.log_dir = log_dir
+        self.procs = [self._spawn(i, "w") for i in range(jobs)]
+
+    def _spawn(self, i: int, mode: str = "a") -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "course_utils.ta.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(self.log_dir / f"worker-{i}.log", mode),  # noqa: SIM115
+            text=True,
+            env=course.use_env_tools(),
+            start_new_session=True,
+        )
 
     def run(self, tasks: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         todo: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -106,23 +106,36 @@ class _Pool:
             todo.put(task)
         done: queue.Queue[dict[str, Any]] = queue.Queue()
 
-        def serve(proc: subprocess.Popen[str]) -> None:
+        def serve(i: int) -> None:
             while True:
                 try:
                     task = todo.get_nowait()
                 except queue.Empty:
                     return
-                line = ""
+                proc, line = self.procs[i], ""
+                limit = hard_limit(task)
+                timer = threading.Timer(limit, _stop, (proc,))
+                timer.start()
                 try:
                     proc.stdin.write(json.dumps(task) + "\n")
                     proc.stdin.flush()
                     line = proc.stdout.readline()
                     done.put(json.loads(line))
                 except (OSError, ValueError) as err:
+                    if timer.finished.is_set():  # the timer fired: _stop killed it
+                        proc.wait()
+                        why = f"its grading ran past {limit} s (the wall-clock limit and a margin)"
+                        done.put(_failed(task, f"{why}; the worker was stopped"))
+                        self.procs[i] = self._spawn(i)
+                        continue
                     done.put(_failed(task, f"the grading worker stopped: {err} {line[:200]}"))
                     return
+                finally:
+                    timer.cancel()
 
-        threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in self.procs]
+        threads = [
+            threading.Thread(target=serve, args=(i,), daemon=True) for i in range(len(self.procs))
+        ]
         for thread in threads:
             thread.start()
         for _ in tasks:
@@ -154,6 +167,20 @@ class _Pool:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+
+
+def hard_limit(task: dict[str, Any]) -> float:
+    """Seconds after which a worker still grading ``task`` is stopped: the submission's own
+    wall-clock limit (which the worker enforces) plus a margin for nbgrader's own work."""
+    wall = task["sandbox"]["limits"].get("wall_seconds", 1800)
+    return wall + max(120, wall // 4)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        pass
 
 
 def _failed(task: dict[str, Any], why: str) -> dict[str, Any]:

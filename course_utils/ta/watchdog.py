@@ -97,6 +97,12 @@ class Watchdog:
         self._thread.join()
         self.check_disk(final=True)
         _ACTIVE = None
+        logging.getLogger(__name__).info(
+            "peak use: %s of memory, %d processes and threads; worker peak memory %s",
+            _gib(self.peak.memory),
+            self.peak.tasks,
+            _gib(_status(os.getpid()).get("VmHWM", 0) * 1024),
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -116,8 +122,9 @@ class Watchdog:
                 "it was stopped and the cells left were not run",
             )
         usage = self.usage()
-        if usage.memory > self.peak.memory:
-            self.peak = Usage(usage.pids, usage.memory, max(usage.tasks, self.peak.tasks))
+        self.peak = Usage(
+            usage.pids, max(usage.memory, self.peak.memory), max(usage.tasks, self.peak.tasks)
+        )
         if self.is_expired and usage.pids:
             self.stop_all()
             return
@@ -197,7 +204,13 @@ def _statuses() -> list[tuple[int, dict[str, int]]]:
 
 
 def _status(pid: int) -> dict[str, int]:
-    wanted = {b"Uid:": "Uid", b"PPid:": "PPid", b"Threads:": "Threads", b"VmRSS:": "VmRSS"}
+    wanted = {
+        b"Uid:": "Uid",
+        b"PPid:": "PPid",
+        b"Threads:": "Threads",
+        b"VmRSS:": "VmRSS",
+        b"VmHWM:": "VmHWM",
+    }
     found: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status", "rb") as handle:

@@ -130,7 +130,9 @@ def _search():
             continue
         for name in dirs + names:
             path = _os.path.join(folder, name)
-            if name in course_names or name.endswith((".db", ".sqlite", ".sqlite3")):
+            # (the Python environment ships nbgrader's own test files: not the course's)
+            course_like = name in course_names or name.endswith((".db", ".sqlite", ".sqlite3"))
+            if course_like and not path.startswith(environment):
                 course.append(path)
             if name.endswith(".ipynb"):
                 if not path.startswith(environment):
@@ -147,7 +149,9 @@ def _search():
             environs.append(open(f"/proc/{pid}/environ", "rb").read().decode(errors="ignore"))
         except OSError:
             pass
-    report = {"notebooks": notebooks, "course": course, "env": sorted(_os.environ),
+    initial = open("/proc/self/environ", "rb").read().decode().split("\0")
+    report = {"notebooks": notebooks, "course": course,
+              "env": sorted(v.split("=", 1)[0] for v in initial if v),
               "cwd": _os.getcwd(), "secret": _os.environ.get("COURSE_TA_SECRET"),
               "secret_in_proc": any("COURSE_TA_SECRET" in e for e in environs),
               "root_seen": _os.path.exists("{ROOT}"), "home": _os.path.expanduser("~")}

@@ -190,7 +190,7 @@ def test_the_kernel_sees_only_its_own_notebook_and_no_secret(files: dict):
     allowed = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "PYTHONPATH"}
     allowed |= {"PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE", "IPYTHONDIR", "MPLCONFIGDIR"}
     allowed |= {"HF_DATASETS_CACHE", "HF_HUB_DISABLE_TELEMETRY", "NBGRADER_EXECUTION"}
-    allowed |= {"JPY_SESSION_NAME", "PYDEVD_DISABLE_FILE_VALIDATION", "COURSE_DEVICE"}
+    allowed |= {"JPY_PARENT_PID", "JPY_SESSION_NAME", "COURSE_DEVICE", "CUBLAS_WORKSPACE_CONFIG"}
     extra = [
         v
         for v in found["env"]

@@ -195,7 +195,7 @@ class Sandbox:
         self._private_folders(view)
         view.rw(self.workdir)
         view.ro(connection_file)
-        if layers is not None and uid is not None:
+        if layers is not None and layers.is_dir() and uid is not None:
             chown_tree(layers, uid, uid)
         args = [shutil.which("bwrap") or "bwrap", *view.args, "--remount-ro", "/"]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net"]

@@ -150,7 +150,10 @@ class Watchdog:
         used = _used(self.scratch, self.disk_enforced)
         if used is None:
             return
-        if used >= self.disk_bytes - max(1 << 20, self.disk_bytes // 100):
+        full = used >= self.disk_bytes - min(1 << 20, self.disk_bytes // 50)
+        if self.disk_enforced and os.statvfs(self.scratch).f_favail < 64:
+            full = True  # out of files (inodes) rather than bytes
+        if full:
             how = "writes were refused" if self.disk_enforced else "it was stopped"
             events.record(
                 "disk_limit",

@@ -224,12 +224,15 @@ FORK_ALLOCATE = """import os, time
 def embed_with_one_hot(indices, E):
     return one_hot(indices, E.shape[0]).to(E.dtype) @ E
 
-for _ in range(7):
+for _ in range(8):  # 8 x 500 MiB, each child under the per-process limit
     if os.fork() == 0:
-        block = bytearray(400 << 20)
-        block[::4096] = b"x" * (len(block) // 4096)
-        time.sleep(60)
-        os._exit(0)
+        try:
+            block = bytearray(500 << 20)
+            block[::4096] = b"x" * (len(block) // 4096)
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    time.sleep(0.5)
 time.sleep(30)
 """
 

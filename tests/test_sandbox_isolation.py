@@ -228,7 +228,7 @@ def test_a_link_in_a_submission_is_not_followed(files: dict):
 @pytest.fixture(scope="module")
 def limits(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_class(tmp_path_factory.mktemp("limits"), LIMITS)
-    grade(root, *GRADE[:-1], "2G", "--processes", "64", "--disk", "256M")
+    grade(root, *GRADE[:-1], "3G", "--processes", "64", "--disk", "256M")
     return root
 
 

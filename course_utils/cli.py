@@ -274,7 +274,8 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
         help="TA: write the grades CSV (with status and flags columns)",
         description="One row per student and lab: nbgrader's scores plus 'status' (graded, "
         "failed, missing, not graded) and 'flags' (failed, timed_out, kernel_died, "
-        "memory_limit, tampered, suspicious, never_scored, unsandboxed, stale).",
+        "memory_limit, process_limit, disk_limit, wall_limit, tampered, suspicious, "
+        "never_scored, unsandboxed, stale).",
     )
     export.add_argument("labs", nargs="*", help="labs to export (default: all)")
     export.add_argument("--to", type=Path, default=Path("grading/grades.csv"))

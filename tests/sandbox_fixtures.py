@@ -195,6 +195,7 @@ FILES = {
     "a_fs_search": Fixture({}, 12, {"suspicious"}, append={"build_vocab": FS_SEARCH}),
     "c_symlinks": Fixture({}, 12, {"suspicious"}, append={"build_vocab": SYMLINKS}),
     "e_linked": Fixture({}, 12, {"suspicious"}),  # its folder also holds a link to solutions/
+    "f_linked_notebook": Fixture(None, 0, {"failed", "suspicious"}),  # the notebook is a link
 }
 
 # --- limits for the whole submission ------------------------------------------------------------

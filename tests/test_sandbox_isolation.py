@@ -169,6 +169,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = make_class(tmp_path_factory.mktemp("files"), FILES)
     linked = root / "grading" / "submitted" / "e_linked" / LAB
     (linked / "extra.txt").symlink_to(root / "solutions" / LAB / f"{LAB}.ipynb")
+    notebook = root / "grading" / "submitted" / "f_linked_notebook" / LAB / f"{LAB}.ipynb"
+    notebook.unlink()
+    notebook.symlink_to(root / "solutions" / LAB / f"{LAB}.ipynb")
     before = files_of(root)
     grade(root, *GRADE, env={"COURSE_TA_SECRET": SECRET})
     return {"root": root, "before": before, "after": files_of(root)}
@@ -220,6 +223,9 @@ def test_a_link_in_a_submission_is_not_followed(files: dict):
     events = ledger(root, "e_linked")["events"]
     assert any("extra.txt" in e["detail"] for e in events), events
     assert not (graded_notebook(root, "e_linked").parent / "extra.txt").exists()
+    events = ledger(root, "f_linked_notebook")["events"]
+    assert any(f"{LAB}.ipynb is a link" in e["detail"] for e in events), events
+    assert not graded_notebook(root, "f_linked_notebook").exists()
 
 
 # --- limits for the whole submission ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -91,6 +92,15 @@ def test_copies_and_wipes_never_follow_links(tmp_path):
         nofollow.read_bytes(source / "link.txt")
     nofollow.wipe(source)
     assert list(source.iterdir()) == [] and secret.read_text() == "do not copy"
+
+
+def test_hashing_a_submission_never_follows_a_link(tmp_path):
+    from course_utils.ta.layout import sha256_file
+
+    link = tmp_path / "lab.ipynb"
+    link.symlink_to("/dev/zero")  # followed, this would never end
+    assert sha256_file(link) == hashlib.sha256(b"link:/dev/zero").hexdigest()
+    assert sha256_file(Path("/dev/null")) == hashlib.sha256(b"special file").hexdigest()
 
 
 def test_the_output_budget_cuts_with_a_note_and_keeps_guard_marks():

@@ -36,6 +36,7 @@ from course_utils.ta.sandbox import Limits, Sandbox, SandboxedKernelManager
 __all__ = ["ResilientExecute"]
 
 _WALL = "not run: the submission ran past its wall-clock limit"
+_STOPPED = "stopped: the submission ran past its wall-clock limit"
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -91,11 +92,12 @@ class ResilientExecute(Execute):
                 self.preprocess_cell(cell, resources, index)
             except (DeadKernelError, CellTimeoutError) as err:
                 skipped.add(index)
-                self._note_failure(cell, index, err)
-                restarts += 1
-                if watchdog.expired():
+                if watchdog.expired():  # stopped by the grader, not dead by itself
+                    cell.outputs.append(_error("WallClockLimit", _STOPPED))
                     self._mark_not_run(index + 1, _WALL)
                     break
+                self._note_failure(cell, index, err)
+                restarts += 1
                 if restarts > self.max_restarts or not self._restart_and_replay(index, skipped):
                     self._mark_not_run(index + 1)
                     break

@@ -309,5 +309,7 @@ def test_a_huge_output_is_cut_with_a_note(resilience: Path):
     assert notebook.stat().st_size < 4 << 20
     assert "output cut by the grader" in notebook.read_text()
     log = (resilience / "grading" / "logs" / LAB / "a_big_output.log").read_text()
-    peak = [line for line in log.splitlines() if "worker peak" in line]
-    assert peak, log[-2000:]
+    peak = [line for line in log.splitlines() if "worker peak memory" in line]
+    assert peak and peak[0].endswith(" MiB"), log[-2000:]  # under 1 GiB
+    events = ledger(resilience, "e_broken_start")["events"]
+    assert any("fake bwrap: no sandbox" in e["detail"] for e in events), events

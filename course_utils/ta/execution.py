@@ -120,7 +120,7 @@ class ResilientExecute(Execute):
                     self.start_new_kernel_client()
                 break
             except Exception as err:
-                why = f"{type(err).__name__}: {err}".strip()[:300]
+                why = f"{type(err).__name__}: {err}".strip()[:300] + self._kernel_said()
                 self._discard_kernel()
                 if attempt == 2 or watchdog.expired():
                     events.record("failed", f"the kernel did not start, twice: {why}")
@@ -131,6 +131,16 @@ class ResilientExecute(Execute):
         finally:
             if self.km is not None:
                 self._cleanup_kernel()
+
+    def _kernel_said(self) -> str:
+        """The last line the kernel (or bubblewrap) wrote to its stderr, if any."""
+        sandbox = self._sandbox()
+        log = sandbox.part("kernel.log") if sandbox else None
+        try:
+            lines = log.read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
+        except (AttributeError, OSError):
+            return ""
+        return f" ({lines[-1][:200]})" if lines else ""
 
     def _discard_kernel(self) -> None:
         try:

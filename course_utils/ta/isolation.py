@@ -69,10 +69,18 @@ class Submission:
             copy_tree(source, target, limit=self.sandbox.limits.disk_bytes)
 
     def end(self) -> None:
-        """Stop the watchdog, stop every process of the submission, clear the scratch space."""
+        """Stop the watchdog, stop every process of the submission, clear the scratch space.
+
+        The kernels' stderr (bubblewrap's messages, crashes of C code) goes to the log first.
+        """
         if self.watchdog is not None:
             self.watchdog.__exit__(None, None, None)
             self.watchdog = None
+        log = self.sandbox.part("kernel.log")
+        if log is not None and log.is_file() and not log.is_symlink():
+            text = log.read_bytes()[-20_000:].decode(errors="replace").strip()
+            if text:
+                logging.getLogger(__name__).info("the kernels' stderr (end):\n%s", text)
         _slot().clear()
 
 

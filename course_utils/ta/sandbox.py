@@ -151,7 +151,7 @@ class Sandbox:
 
     def part(self, name: str) -> Path | None:
         """A folder of the scratch space: ``tmp``, ``ipc``, ``conn``, ``layers``, ``shm``,
-        ``inputs``, ``work``, ``submitted``."""
+        ``inputs``, ``work``, ``submitted``; or its ``kernel.log`` (the kernels' stderr)."""
         return None if self.scratch is None else self.scratch / name
 
     @property
@@ -271,11 +271,21 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw.pop("env", None)
         kw["env"] = spec.env()
         kw["cwd"] = str(spec.workdir)
+        log = spec.part("kernel.log")
+        if log is not None and "stderr" not in kw:  # what bwrap and the kernel say, kept
+            self._log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            kw["stderr"] = kw["stdout"] = self._log_fd
         result = await super()._async_pre_start_kernel(**kw)
         if conn is not None and spec.kernel_uid is not None:
             os.chown(self.connection_file, spec.kernel_uid, spec.kernel_uid)
             os.chmod(self.connection_file, 0o400)
         return result
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:
+        fd, self._log_fd = getattr(self, "_log_fd", None), None
+        if fd is not None:
+            os.close(fd)
+        await super()._async_post_start_kernel(**kw)
 
     def _prepare(self, spec: Sandbox, conn: Path, ipc: Path) -> None:
         """Unix sockets in ``ipc``; a clean socket folder, IPython folder and owner."""

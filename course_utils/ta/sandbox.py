@@ -168,7 +168,8 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """The kernel's whole environment (an allowlist, see ``kernel_env``)."""
-        caches = self.caches if self.isolate and self.scratch else {}
+        # isolated: the mirrored caches (when mirrored); else the real ones, as nbgrader would
+        caches = self.caches if self.scratch or not self.isolate else {}
         return kernel_env(self.limits.threads, self.isolate, self.home, caches)
 
     def command(self, argv: list[str], connection_file: Path) -> list[str]:

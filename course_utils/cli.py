@@ -68,6 +68,25 @@ def _collect(args: argparse.Namespace) -> int:
     return 1 if report.collisions else 0
 
 
+_SANDBOX_PROMISE = """\
+what the sandbox promises (bubblewrap; see the README's TA section):
+  each kernel sees only the Python environment, the course package and the corpora
+  caches (read-only), its own work folder and /tmp; no solutions/, gradebook, other
+  submissions, .git or home folder; only an allowlist of environment variables; no
+  network (its own network namespace; it talks to its worker over Unix sockets).
+  Files the kernel writes are discarded; links it makes are never followed.
+limits per submission:
+  run as root: the kernels run as a private user with no capabilities, so --processes
+  is enforced by the kernel (RLIMIT_NPROC counts per user), and --disk by a tmpfs of
+  that size (it counts as memory); --memory is enforced per process (address space)
+  and, for all processes together, by a watchdog polling every 0.2 s: a fast burst can
+  overshoot before it is stopped (at most processes x memory).
+  not root: no private user and no tmpfs: processes and disk are polled too (weaker).
+  Every limit hit is a flag (memory_limit, process_limit, disk_limit, wall_limit) in
+  the CSV and in course audit, with what was polled.
+"""
+
+
 def _autograde(args: argparse.Namespace) -> int:
     from course_utils.ta.autograde import Interrupted, Options, autograde
     from course_utils.ta.sandbox import Limits, parse_size
@@ -78,6 +97,10 @@ def _autograde(args: argparse.Namespace) -> int:
         memory_bytes=parse_size(args.memory),
         cpu_seconds=args.cpu_time,
         threads=max(1, (os.cpu_count() or 1) // jobs),
+        processes=args.processes,
+        disk_bytes=parse_size(args.disk),
+        wall_seconds=args.wall_time,
+        output_bytes=parse_size(args.max_output),
     )
     options = Options(
         jobs=jobs,
@@ -245,12 +268,24 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
         "kernel that cannot see solutions/ or the gradebook (bubblewrap) and has time, memory "
         "and CPU limits; dead or stuck kernels are restarted, tampered test cells restored. "
         "Already graded submissions are skipped (--force to redo). Ctrl-C keeps what is done.",
+        epilog=_SANDBOX_PROMISE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     grade.add_argument("lab", help="the lab to grade, e.g. lab1_onehot")
     grade.add_argument("--jobs", "-j", type=int, default=None, help="parallel gradings")
     grade.add_argument("--timeout", type=int, default=None, help="seconds per cell (config)")
-    grade.add_argument("--memory", default="8G", help="memory (address space) per kernel")
-    grade.add_argument("--cpu-time", type=int, default=1800, help="CPU seconds per kernel")
+    grade.add_argument(
+        "--memory", default="8G", help="memory per process (address space) and per submission"
+    )
+    grade.add_argument("--cpu-time", type=int, default=1800, help="CPU seconds per process")
+    grade.add_argument(
+        "--processes", type=int, default=256, help="processes and threads per submission"
+    )
+    grade.add_argument("--disk", default="1G", help="disk per submission (work folder, /tmp)")
+    grade.add_argument(
+        "--wall-time", type=int, default=1800, help="seconds per submission, all cells"
+    )
+    grade.add_argument("--max-output", default="1M", help="output kept per cell (characters)")
     grade.add_argument("--force", action="store_true", help="grade again even if up to date")
     grade.add_argument("--student", action="append", help="only these students (glob, repeatable)")
     grade.add_argument(
@@ -283,9 +318,10 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
         help="TA: write the grades CSV (with status and flags columns), or an LMS import file",
         description="csv (default): one row per student and lab: nbgrader's scores plus "
         "'status' (graded, failed, missing, not graded) and 'flags' (failed, timed_out, "
-        "kernel_died, memory_limit, tampered, suspicious, never_scored, unsandboxed, stale). "
-        "canvas, moodle: the LMS's grade import CSV, one row per student with a final grade "
-        "for every lab exported; the students left out are listed with the reason.",
+        "kernel_died, memory_limit, process_limit, disk_limit, wall_limit, tampered, "
+        "suspicious, never_scored, unsandboxed, stale). canvas, moodle: the LMS's grade "
+        "import CSV, one row per student with a final grade for every lab exported; the "
+        "students left out are listed with the reason.",
     )
     export.add_argument("labs", nargs="*", help="labs to export (default: all)")
     export.add_argument(

@@ -95,19 +95,19 @@ class _Pool:
 
     def __init__(self, jobs: int, log_dir: Path) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        env = course.use_env_tools()
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "-m", WORKER_MODULE],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=open(log_dir / f"worker-{i}.log", "w"),  # noqa: SIM115
-                text=True,
-                env=env,
-                start_new_session=True,
-            )
-            for i in range(jobs)
-        ]
+        self.log_dir = log_dir
+        self.procs = [self._spawn(i, "w") for i in range(jobs)]
+
+    def _spawn(self, i: int, mode: str = "a") -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(self.log_dir / f"worker-{i}.log", mode),  # noqa: SIM115
+            text=True,
+            env=course.use_env_tools(),
+            start_new_session=True,
+        )
 
     def run(self, tasks: list[Task]) -> Iterator[Result]:
         todo: queue.Queue[Task] = queue.Queue()
@@ -115,24 +115,37 @@ class _Pool:
             todo.put(task)
         done: queue.Queue[Result] = queue.Queue()
 
-        def serve(proc: subprocess.Popen[str]) -> None:
+        def serve(i: int) -> None:
             while True:
                 try:
                     task = todo.get_nowait()
                 except queue.Empty:
                     return
-                line = ""
+                proc, line = self.procs[i], ""
+                limit = hard_limit(task)
+                timer = threading.Timer(limit, _stop, (proc,))
+                timer.start()
                 try:
                     proc.stdin.write(json.dumps(task.to_json()) + "\n")
                     proc.stdin.flush()
                     line = proc.stdout.readline()
                     done.put(Result.from_json(json.loads(line)))
                 except (OSError, ValueError, TypeError) as err:
+                    if timer.finished.is_set():  # the timer fired: _stop killed it
+                        proc.wait()
+                        why = f"its grading ran past {limit} s (the wall-clock limit and a margin)"
+                        done.put(Result.failed(task, f"{why}; the worker was stopped"))
+                        self.procs[i] = self._spawn(i)
+                        continue
                     why = f"the grading worker stopped: {err} {line[:200]}"
                     done.put(Result.failed(task, why))
                     return
+                finally:
+                    timer.cancel()
 
-        threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in self.procs]
+        threads = [
+            threading.Thread(target=serve, args=(i,), daemon=True) for i in range(len(self.procs))
+        ]
         for thread in threads:
             thread.start()
         for _ in tasks:
@@ -164,6 +177,20 @@ class _Pool:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+
+
+def hard_limit(task: Task) -> float:
+    """Seconds after which a worker still grading ``task`` is stopped: the submission's own
+    wall-clock limit (which the worker enforces) plus a margin for nbgrader's own work."""
+    wall = task.sandbox["limits"].get("wall_seconds", 1800)
+    return wall + max(120, wall // 4)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        pass
 
 
 def _publish(layout: Layout, staging: Path, result: Result) -> None:

@@ -7,12 +7,19 @@ gives that cell an error output (so it, or its test, scores 0), restarts the ker
 the cells before it without keeping their new outputs, and goes on with the next cell. After
 ``max_restarts`` restarts the remaining cells are marked as not run. Every timeout and death
 is recorded for the audit.
+
+Around that: a kernel that fails to start is started once more, then the submission fails
+with the reason; the submission's wall-clock limit (``watchdog``) stops it for good, the
+cells left marked as not run; each cell's kept output is bounded (``outputs``); and the work
+folder is prepared and emptied of what the kernel wrote (``isolation``).
 """
 
 from __future__ import annotations
 
 import copy
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import nbformat
@@ -22,10 +29,15 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
-from course_utils.ta import events
-from course_utils.ta.sandbox import SandboxedKernelManager
+from course_utils.ta import events, isolation, watchdog
+from course_utils.ta.outputs import OutputBudget, size_of
+from course_utils.ta.protocol import NOT_RUN_KEY
+from course_utils.ta.sandbox import Limits, Sandbox, SandboxedKernelManager
 
 __all__ = ["ResilientExecute"]
+
+_WALL = "not run: the submission ran past its wall-clock limit"
+_STOPPED = "stopped: the submission ran past its wall-clock limit"
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -57,25 +69,120 @@ class ResilientExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        restarts = 0
-        skipped: set[int] = set()
-        with self.setup_kernel():
-            self._kernel_info()
-            index = 0
-            while index < len(self.nb.cells):
-                cell = self.nb.cells[index]
-                try:
-                    self.preprocess_cell(cell, resources, index)
-                except (DeadKernelError, CellTimeoutError) as err:
-                    skipped.add(index)
-                    self._note_failure(cell, index, err)
-                    restarts += 1
-                    if restarts > self.max_restarts or not self._restart_and_replay(index, skipped):
-                        self._mark_not_run(index + 1)
-                        break
-                index += 1
+        sandbox = self._sandbox()
+        self._budget = OutputBudget((sandbox.limits if sandbox else Limits()).output_bytes)
+        if sandbox is not None:
+            isolation.before_kernel(sandbox)
+        try:
+            with self._kernel():
+                self._run_cells(resources)
+        finally:
+            if sandbox is not None:
+                isolation.after_kernel(sandbox)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _run_cells(self, resources: Any) -> None:
+        restarts = 0
+        skipped: set[int] = set()
+        self._kernel_info()
+        index = 0
+        while index < len(self.nb.cells):
+            if watchdog.expired():
+                self._mark_not_run(index, _WALL)
+                break
+            cell = self.nb.cells[index]
+            try:
+                self.preprocess_cell(cell, resources, index)
+            except (DeadKernelError, CellTimeoutError) as err:
+                skipped.add(index)
+                if watchdog.expired():  # stopped by the grader, not dead by itself
+                    cell.outputs.append(_error("WallClockLimit", _STOPPED))
+                    self._mark_not_run(index + 1, _WALL)
+                    break
+                self._note_failure(cell, index, err)
+                restarts += 1
+                if restarts > self.max_restarts or not self._restart_and_replay(index, skipped):
+                    self._mark_not_run(index + 1)
+                    break
+            index += 1
+
+    def _sandbox(self) -> Sandbox | None:
+        data = self.config.get("SandboxedKernelManager", {}).get("sandbox")
+        return Sandbox.from_dict(data) if data else None
+
+    @contextmanager
+    def _kernel(self) -> Iterator[None]:
+        """A started kernel and client (one more try if the first start fails)."""
+        for attempt in (1, 2):
+            try:
+                if self.km is None:
+                    self.km = self.create_kernel_manager()
+                if not self.km.has_kernel:
+                    self.start_new_kernel()
+                if self.kc is None:
+                    self.start_new_kernel_client()
+                break
+            except Exception as err:
+                why = f"{type(err).__name__}: {err}".strip()[:300] + self._kernel_said()
+                self._discard_kernel()
+                if attempt == 2 or watchdog.expired():
+                    events.record("failed", f"the kernel did not start, twice: {why}")
+                    raise
+                self.log.warning("the kernel did not start (%s); trying once more", why)
+        try:
+            yield
+        finally:
+            if self.km is not None:
+                self._cleanup_kernel()
+
+    def _kernel_said(self) -> str:
+        """The last line the kernel (or bubblewrap) wrote to its stderr, if any."""
+        sandbox = self._sandbox()
+        log = sandbox.part("kernel.log") if sandbox else None
+        try:
+            lines = log.read_bytes()[-2000:].decode(errors="replace").strip().splitlines()
+        except (AttributeError, OSError):
+            return ""
+        return f" ({lines[-1][:200]})" if lines else ""
+
+    def _discard_kernel(self) -> None:
+        try:
+            if self.km is not None:
+                if self.kc is None:
+                    self.kc = self.km.client()  # _cleanup_kernel forgets km only with a kc
+                self._cleanup_kernel()
+        except Exception as err:
+            self.log.warning("could not clean up the kernel that did not start: %s", err)
+        self.km = None
+        self.kc = None
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, index: int
+    ) -> NotebookNode | None:
+        """nbclient's ``output``, keeping only what the cell's output budget allows."""
+        if self.clear_before_next_output:
+            self._budget.reset(index)
+        before = len(outs)
+        out = super().output(outs, msg, display_id, index)
+        if out is not None and len(outs) == before + 1 and outs[-1] is out:
+            outs.pop()
+            if not self._budget.admit(index, outs, out) and display_id:
+                self._display_id_map.get(display_id, {}).pop(index, None)
+        return out
+
+    def clear_output(self, outs: list[NotebookNode], msg: dict[str, Any], index: int) -> None:
+        super().clear_output(outs, msg, index)
+        if not outs:
+            self._budget.reset(index)
+
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
+        super()._update_display_id(display_id, msg)
+        for index, positions in self._display_id_map.get(display_id, {}).items():
+            outputs = self.nb.cells[index].outputs
+            for position in positions:
+                if position < len(outputs) and size_of(outputs[position]) > self._budget.limit:
+                    outputs[position]["data"] = {"text/plain": "[display cut by the grader]"}
 
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
         gid = (cell or {}).get("metadata", {}).get("nbgrader", {}).get("grade_id", "a cell")
@@ -104,12 +211,7 @@ class ResilientExecute(Execute):
     def _restart_and_replay(self, failed: int, skipped: set[int]) -> bool:
         """A fresh kernel in the state the cells before ``failed`` left; False if that fails."""
         try:
-            if self.kc is not None:
-                self.kc.stop_channels()
-            run_sync(self.km.restart_kernel)(now=True)
-            self.kc = None
-            self.start_new_kernel_client()
-            self._kernel_info()
+            self._restart()
             for index in range(failed):
                 cell = self.nb.cells[index]
                 if index in skipped or cell.cell_type != "code":
@@ -121,8 +223,28 @@ class ResilientExecute(Execute):
             return False
         return True
 
-    def _mark_not_run(self, start: int) -> None:
+    def _restart(self) -> None:
+        """Restart the kernel, once more if the new one does not come up."""
+        for attempt in (1, 2):
+            try:
+                if self.kc is not None:
+                    self.kc.stop_channels()
+                    self.kc = None
+                if self.km is None:  # a failed client start shut the kernel down
+                    self.km = self.create_kernel_manager()
+                    self.start_new_kernel()
+                else:
+                    run_sync(self.km.restart_kernel)(now=True)
+                self.start_new_kernel_client()
+                self._kernel_info()
+                return
+            except (DeadKernelError, RuntimeError, TimeoutError) as err:
+                if attempt == 2 or watchdog.expired():
+                    raise RuntimeError(f"the kernel did not restart, twice: {err}") from err
+                self.log.warning("the kernel did not restart (%s); trying once more", err)
+
+    def _mark_not_run(self, start: int, why: str = "not run: the kernel kept failing") -> None:
         for cell in self.nb.cells[start:]:
             if cell.cell_type == "code":
-                cell.outputs = [_error("NotRun", "not run: the kernel kept failing")]
-                cell.metadata["course_not_run"] = True
+                cell.outputs = [_error("NotRun", why)]
+                cell.metadata[NOT_RUN_KEY] = True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,19 @@ __all__ = ["Layout", "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file's bytes, as hex."""
+    """The SHA-256 of a file's bytes, as hex; never through a link (run as root, a link in a
+    submission could point at any file, or at ``/dev/zero``): a link or a special file is
+    hashed by what it is, not by what it points at."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        return hashlib.sha256(b"link:" + os.fsencode(os.readlink(path))).hexdigest()
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return hashlib.sha256(b"special file").hexdigest()
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -33,7 +33,7 @@ from nbgrader.preprocessors import (
 )
 
 from course_utils import course
-from course_utils.ta import events
+from course_utils.ta import events, isolation, scratch
 from course_utils.ta.code_scan import protected_names, scan_code
 from course_utils.ta.execution import ResilientExecute
 from course_utils.ta.guard_cells import InsertGuards, VerifyGuards
@@ -41,7 +41,6 @@ from course_utils.ta.judge import JudgeCells
 from course_utils.ta.layout import Layout
 from course_utils.ta.protocol import Result, Task
 from course_utils.ta.restore import RestoreCells, StripExecutionTags
-from course_utils.ta.sandbox import Sandbox
 from course_utils.ta.scores import AtomicSaveAutoGrades
 
 __all__ = ["grade_one", "main", "SANITIZE_PREPROCESSORS", "AUTOGRADE_PREPROCESSORS"]
@@ -94,16 +93,18 @@ def grade_one(task: Task) -> Result:
     events.drain()
     started = time.monotonic()
     status = "graded"
+    iso = isolation.begin(task.to_json())  # private user, scratch space, watchdog
     try:
-        submitted = nbformat.read(layout.submission(student, lab), 4)
+        submitted = nbformat.read(iso.notebook, 4)
         source = nbformat.read(layout.source_notebook(lab), 4)
         for reason in scan_code(submitted, protected_names(source)):
             events.record("suspicious", reason)
     except Exception as err:  # an unreadable notebook: nbgrader will say more
         logging.getLogger().warning("could not scan the submission: %s", err)
-    sandbox = Sandbox.from_dict({**task.sandbox, "workdir": str(workdir), "root": str(root)})
+    sandbox = iso.sandbox
     config = course.load_config(root)
-    config.CourseDirectory.autograded_directory = str(staging.relative_to(root))
+    config.CourseDirectory.autograded_directory = str(iso.autograded)
+    config.CourseDirectory.submitted_directory = str(iso.submitted)
     config.CourseDirectory.db_url = _db_url(config.CourseDirectory.db_url)
     config.CourseDirectory.assignment_id = lab
     config.CourseDirectory.student_id = student
@@ -119,6 +120,7 @@ def grade_one(task: Task) -> Result:
         converter.force = True
         converter.create_student = True
         converter.start()
+        iso.publish(workdir)
         if not (workdir / f"{lab}.ipynb").is_file():
             raise RuntimeError("nbgrader wrote no graded notebook")
     except BaseException as err:  # nbgrader reports per-submission failures as one exception
@@ -126,6 +128,7 @@ def grade_one(task: Task) -> Result:
         events.record("failed", f"{type(err).__name__}: {err}".strip()[:300])
         logging.getLogger().error(traceback.format_exc())
     finally:
+        iso.end()
         for logger in loggers:
             logger.removeHandler(handler)
         handler.close()
@@ -160,6 +163,7 @@ def _cell_scores(root: Path, lab: str, student: str, db_url: str) -> dict[str, A
 
 def main() -> None:
     """Serve tasks from stdin until it closes (the parent runs it in its own session)."""
+    scratch.private_mounts()  # first, while single-threaded: the scratch mounts stay ours
     out = os.fdopen(os.dup(1), "w")  # results only: kernels inherit fd 1, so point it at stderr
     os.dup2(2, 1)
     sys.stdout = sys.stderr

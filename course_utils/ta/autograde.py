@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from course_utils import course
-from course_utils.ta import judge, ledger
+from course_utils.ta import ledger
 from course_utils.ta.layout import Layout, sha256_file
 from course_utils.ta.lock import GradingLock
 from course_utils.ta.protocol import WORKER_MODULE, Result, Task
 from course_utils.ta.sandbox import (
     Limits,
     Sandbox,
-    SandboxedKernelManager,
     bwrap_available,
     default_caches,
     default_hidden,
@@ -316,22 +315,34 @@ def _expected(
     options: Options,
     progress: Callable[[str], None],
 ) -> Path:
-    """The judge's expected reports for ``lab``: from a run of the reference, once per version
-    of the lab and the grader (cached under ``grading/judge/``)."""
+    """The judge's expected reports for ``lab``: from a run of the reference solution by a
+    grading worker, in a sandbox like the students' (cached under ``grading/judge/``, once per
+    version of the lab and the grader)."""
     target = layout.judge_file(lab, fingerprint)
     if target.is_file():
         return target
     progress(f"running the reference solution of {lab} once, for the judge")
-    workdir = Path(sandbox.workdir) / "_reference" / lab
-    reference = Sandbox(**{**vars(sandbox), "workdir": workdir})
-    config = course.load_config(layout.root)
-    timeout = options.timeout or int(config.Execute.timeout or 180)
-    course.use_env_tools()
-
-    def kernel() -> SandboxedKernelManager:
-        return SandboxedKernelManager(sandbox=reference.to_dict())
-
-    return judge.reference_records(layout.source_notebook(lab), workdir, target, kernel, timeout)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    task = Task(
+        root=str(layout.root),
+        lab=lab,
+        student="_reference",
+        staging=str(sandbox.workdir),
+        sandbox=sandbox.to_dict(),
+        log=str(layout.log_dir(lab) / "_reference.log"),
+        expected=str(target),
+        timeout=options.timeout,
+        kind="reference",
+    )
+    pool = _Pool(1, layout.log_dir(lab))
+    try:
+        (result,) = list(pool.run([task]))
+    finally:
+        pool.close()
+    if result.status != "graded" or not target.is_file():
+        why = "; ".join(e["detail"] for e in result.events) or "no reports were written"
+        raise RuntimeError(f"the reference solution of {lab} did not run clean: {why}")
+    return target
 
 
 def _has_nb(layout: Layout, student: str, lab: str) -> bool:

@@ -236,6 +236,9 @@ class Task:
     log: str
     expected: str  # path of the reference run's records (``judge.reference_records``)
     timeout: int | None = None
+    # "grade" a submission, or "reference": run the lab's reference solution in the same
+    # sandbox and write its reports to ``expected`` (what the judge compares with)
+    kind: str = "grade"
     # Graded on another machine (``--scheduler``, ``course_utils.ta.cluster``), the task carries
     # what the worker cannot read from a shared file system: the submission's folder (file
     # name -> bytes) and the client's ``cluster.grader_id()``, which the worker must match.

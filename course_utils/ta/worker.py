@@ -33,7 +33,7 @@ from nbgrader.preprocessors import (
 )
 
 from course_utils import course
-from course_utils.ta import events, isolation, scratch
+from course_utils.ta import events, isolation, judge, scratch
 from course_utils.ta.code_scan import protected_names, scan_code
 from course_utils.ta.execution import ResilientExecute
 from course_utils.ta.guard_cells import InsertGuards, VerifyGuards
@@ -41,6 +41,7 @@ from course_utils.ta.judge import JudgeCells
 from course_utils.ta.layout import Layout
 from course_utils.ta.protocol import Result, Task
 from course_utils.ta.restore import RestoreCells, StripExecutionTags
+from course_utils.ta.sandbox import SandboxedKernelManager
 from course_utils.ta.scores import AtomicSaveAutoGrades
 
 __all__ = ["grade_one", "main", "SANITIZE_PREPROCESSORS", "AUTOGRADE_PREPROCESSORS"]
@@ -74,6 +75,36 @@ def _db_url(url: str) -> str:
     if url.startswith("sqlite:") and "timeout=" not in url:
         return url + ("&" if "?" in url else "?") + "timeout=120"
     return url
+
+
+def reference_run(task: Task) -> Result:
+    """Run the lab's reference solution in a submission's sandbox, so that its reports (the
+    judge's expected values) are made in the same environment as the students'; writes them
+    to ``task.expected``."""
+    layout, started = Layout(Path(task.root)), time.monotonic()
+    events.drain()
+    status = "graded"
+    iso = isolation.begin(task.to_json())
+    try:
+        sandbox = iso.sandbox
+        sandbox.workdir.mkdir(parents=True, exist_ok=True)
+        if sandbox.kernel_uid is not None:
+            os.chown(sandbox.workdir, sandbox.kernel_uid, sandbox.kernel_uid)
+        config = course.load_config(layout.root)
+        timeout = int(task.timeout or config.Execute.timeout or 180)
+        judge.reference_records(
+            layout.source_notebook(task.lab),
+            sandbox.workdir,
+            Path(task.expected),
+            lambda: SandboxedKernelManager(sandbox=sandbox.to_dict()),
+            timeout,
+        )
+    except Exception as err:  # the TA must see why: the run stops
+        status = "failed"
+        events.record("failed", f"{type(err).__name__}: {err}".strip()[:2000])
+    finally:
+        iso.end()
+    return Result(task.student, task.lab, status, events.drain(), {}, time.monotonic() - started)
 
 
 def grade_one(task: Task) -> Result:
@@ -170,7 +201,8 @@ def main() -> None:
     for line in sys.stdin:
         if not line.strip():
             continue
-        result = grade_one(Task.from_json(json.loads(line)))
+        task = Task.from_json(json.loads(line))
+        result = reference_run(task) if task.kind == "reference" else grade_one(task)
         out.write(json.dumps(result.to_json()) + "\n")
         out.flush()
 

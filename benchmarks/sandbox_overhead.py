@@ -56,10 +56,12 @@ def grade(root: Path, source: Path, extra: list[str]) -> float:
     command = [sys.executable, "-m", "course_utils.cli", "--course-dir", str(root)]
     command += ["autograde", LAB, "--jobs", "1", "--force", "--timeout", "120", *extra]
     started = time.perf_counter()
-    run = subprocess.run(command, env=env, capture_output=True, text=True)
+    run = subprocess.run(command, env=env, cwd=source, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if run.returncode != 0 or "graded" not in run.stdout:
-        raise RuntimeError(f"grading failed ({source}, {extra}):\n{run.stdout}\n{run.stderr}")
+        logs = sorted((root / "grading" / "logs" / LAB).glob("*.log"))
+        tail = "\n".join(p.read_text()[-3000:] for p in logs[:2])
+        raise RuntimeError(f"grading failed ({source}, {extra}):\n{run.stdout}\n{tail}")
     return seconds
 
 

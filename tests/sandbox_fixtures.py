@@ -220,20 +220,16 @@ _written, _error = _fill({FOLDER!r})
 print("FILL " + _json.dumps({"written": _written, "error": _error}))
 """
 
-FORK_ALLOCATE = """import os, time
+FORK_ALLOCATE = """import subprocess, sys, time
 
 def embed_with_one_hot(indices, E):
     return one_hot(indices, E.shape[0]).to(E.dtype) @ E
 
-for _ in range(8):  # 8 x 500 MiB, each child under the per-process limit
-    if os.fork() == 0:
-        try:
-            block = bytearray(500 << 20)
-            block[::4096] = b"x" * (len(block) // 4096)
-            time.sleep(60)
-        finally:
-            os._exit(0)
-    time.sleep(0.5)
+HOG = "import time; b = bytearray(1200 << 20); b[::4096] = b'x' * (len(b) // 4096); time.sleep(60)"
+children = []
+for _ in range(5):  # fresh processes, each far under the per-process limit
+    children.append(subprocess.Popen([sys.executable, "-c", HOG]))
+    time.sleep(1)
 time.sleep(30)
 """
 
@@ -260,7 +256,7 @@ LIMITS = {
         {}, 12, {"disk_limit"}, append={"build_vocab": FILL.replace("{FOLDER!r}", "'/tmp'")}
     ),
     "c_fork_allocate": Fixture(
-        {"embed_with_one_hot": FORK_ALLOCATE}, 11, {"memory_limit", "kernel_died", "suspicious"}
+        {"embed_with_one_hot": FORK_ALLOCATE}, 11, {"memory_limit", "kernel_died"}
     ),
     "e_many_processes": Fixture(
         {"embed_with_one_hot": MANY_PROCESSES}, 11, {"process_limit", "kernel_died", "suspicious"}

@@ -68,7 +68,8 @@ def test_the_kernel_environment_is_an_allowlist(tmp_path):
     }
     env = kernel_env(2, True, Path("/tmp"), {"HF_DATASETS_CACHE": Path("/c")}, source)
     assert "COURSE_TA_SECRET" not in env and "AWS_SECRET_ACCESS_KEY" not in env
-    assert env["PYTHONPATH"] == "/src" and env["LC_ALL"] == "C.UTF-8"
+    package = str(ROOT)  # where this course_utils comes from, then the TA's PYTHONPATH
+    assert env["PYTHONPATH"] == f"{package}:/src" and env["LC_ALL"] == "C.UTF-8"
     assert env["HOME"] == "/tmp" and "/secret/bin" not in env["PATH"]
     assert env["HF_DATASETS_CACHE"] == "/c" and env["OMP_NUM_THREADS"] == "2"
     assert env["HF_HUB_OFFLINE"] == "1" and env["PYTHONSAFEPATH"] == "1"

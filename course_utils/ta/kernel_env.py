@@ -5,9 +5,11 @@ none of it reaches student code. The kernel gets only:
 
 * ``PATH`` (this environment's scripts, then the system's), ``HOME=/tmp`` (its private
   ``/tmp``), ``USER``/``LOGNAME``, the locale (``LANG``, ``LC_*``) and ``TZ`` as set;
-* ``PYTHONPATH`` when set: the grader may be run from a checkout (tests, development) rather
-  than the installed package, and the kernel must import the very same ``course_utils``;
-  only the package folder itself is visible inside the sandbox (see ``fsview``);
+* ``PYTHONPATH``: the folder the grader's own ``course_utils`` was imported from, first, then
+  the TA's ``PYTHONPATH`` if set. The grader may run from a checkout (tests, development,
+  ``python -m`` in a checkout) rather than from the installed package, and the kernel must
+  import the very same ``course_utils``: only that package folder is visible inside the
+  sandbox (see ``fsview``), not the checkout around it, nor an editable install's target;
 * the thread counts, writable config folders inside ``/tmp``, offline switches for the
   Hugging Face libraries (the kernel has no network), the datasets cache path, and the
   course's grading variables (``COURSE_GRADING_*``, ``COURSE_DEVICE``,
@@ -39,6 +41,9 @@ def kernel_env(
 
     source = os.environ if source is None else source
     env = {name: source[name] for name in PASSED if source.get(name)}
+    package = _package_folder()
+    if package is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package, env.get("PYTHONPATH")]))
     env.update({k: v for k, v in source.items() if k.startswith("LC_")})
     scripts = str(Path(sys.executable).parent)
     env["PATH"] = f"{scripts}:{_SYSTEM_PATH}"
@@ -61,3 +66,16 @@ def kernel_env(
     env["COURSE_GRADING_ISOLATED"] = "1" if isolated else "0"
     env["NBGRADER_EXECUTION"] = "autograde"
     return env
+
+
+def _package_folder() -> str | None:
+    """Where ``course_utils`` was imported from, unless that is a site-packages folder
+    (already on the kernel's path, and not to be put before the standard library)."""
+    import site
+
+    import course_utils
+
+    folder = Path(course_utils.__file__).resolve().parent.parent
+    if folder in {Path(p).resolve() for p in site.getsitepackages()}:
+        return None
+    return str(folder)

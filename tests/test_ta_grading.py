@@ -31,9 +31,9 @@ from course_utils.ta.lock import GradingLock
 from course_utils.ta.sandbox import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.xdist_group("ta-grading-lab1")  # one graded class, one worker
+pytestmark = pytest.mark.xdist_group(name="ta-grading-lab1")  # one graded class, one worker
 SANDBOX = bwrap_available() is None
-GRADE = ["autograde", LAB, "--jobs", "2", "--timeout", "20", "--memory", "4G"]
+GRADE = ["autograde", LAB, "--jobs", "2", "--timeout", "60", "--memory", "4G"]
 GRADE += [] if SANDBOX else ["--no-sandbox"]
 
 

@@ -24,7 +24,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(f"nbval-{path.stem}"))
+            item.add_marker(pytest.mark.xdist_group(name=f"nbval-{path.stem}"))
 
 
 @pytest.fixture(scope="session")

@@ -115,4 +115,4 @@ def answer_cells(lab: str, root: Path = ROOT) -> set[str]:
 def by_lab(labs: Iterable[str]) -> list:
     """``labs`` as test parameters grouped per lab (pytest-xdist's ``loadgroup``), so the
     tests of one lab's graded class run on one worker and the class is graded once."""
-    return [pytest.param(lab, marks=pytest.mark.xdist_group(f"graded-{lab}")) for lab in labs]
+    return [pytest.param(lab, marks=pytest.mark.xdist_group(name=f"graded-{lab}")) for lab in labs]

@@ -27,7 +27,7 @@ from ta_fixtures import FIXTURES, LAB, build
 from course_utils import course
 from course_utils.ta.cluster import CONNECT_TIMEOUT_S, DaskPool
 
-pytestmark = pytest.mark.xdist_group("cluster")  # one scheduler and its workers
+pytestmark = pytest.mark.xdist_group(name="cluster")  # one scheduler and its workers
 distributed = pytest.importorskip(
     "distributed", reason="dask[distributed] is not installed (pip install -e '.[cluster]')"
 )

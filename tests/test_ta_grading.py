@@ -37,7 +37,7 @@ GRADE = ["autograde", LAB, "--jobs", "2", "--timeout", "60", "--memory", "4G"]
 GRADE += [] if SANDBOX else ["--no-sandbox"]
 
 
-def run_course(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_course(root: Path, *args: str, timeout: float = 3600) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "course_utils.cli", "--course-dir", str(root), *args],
         capture_output=True,

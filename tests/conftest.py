@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import grading_harness
 import pytest
 from grading_harness import autograde, fill, make_course, submit
 
@@ -25,6 +26,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(str(item.fspath))
         if path.suffix == ".ipynb":
             item.add_marker(pytest.mark.xdist_group(name=f"nbval-{path.stem}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _judge_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One store of reference runs for the whole session, both xdist workers included."""
+    base = tmp_path_factory.getbasetemp()
+    grading_harness.JUDGE_CACHE = (
+        base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    ) / "judge"
 
 
 @pytest.fixture(scope="session")

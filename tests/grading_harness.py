@@ -6,6 +6,7 @@ through the TA's path (sandbox, judge, gradebook) rather than plain nbgrader.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -66,15 +67,41 @@ def submit(root: Path, lab: str, student: str, nb: nbformat.NotebookNode) -> Pat
     return path
 
 
-def run_course(root: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+#: Where one test session keeps the judge's reference runs (``grading/judge/<lab>/<fp>.json``)
+#: for every temporary course of that session (``conftest.py`` sets it). A reference run is
+#: keyed by the fingerprint of the lab and the grader, not by the course's folder, so the first
+#: class graded of a lab runs its reference for real and the other classes of that lab reuse it.
+JUDGE_CACHE: Path | None = None
+
+
+def _share_judge(source: Path, target: Path) -> None:
+    """Copy the reference runs under ``source`` that ``target`` lacks (atomically)."""
+    for found in source.glob("*/*.json"):
+        there = target / found.relative_to(source)
+        if not there.exists():
+            there.parent.mkdir(parents=True, exist_ok=True)
+            tmp = there.with_name(f".{there.name}.{os.getpid()}.tmp")
+            shutil.copyfile(found, tmp)
+            os.replace(tmp, there)
+
+
+def run_course(
+    root: Path, *args: str, timeout: float = 3600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """The ``course`` command, as a TA runs it, on the course at ``root``."""
-    return subprocess.run(
+    judge = root / "grading" / "judge"
+    if JUDGE_CACHE is not None and args[:1] == ("autograde",):
+        _share_judge(JUDGE_CACHE, judge)
+    run = subprocess.run(
         [sys.executable, "-m", "course_utils.cli", "--course-dir", str(root), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=course.use_env_tools(),
+        env={**course.use_env_tools(), **(env or {})},
     )
+    if JUDGE_CACHE is not None and args[:1] == ("autograde",):
+        _share_judge(judge, JUDGE_CACHE)
+    return run
 
 
 def autograde(root: Path, lab: str, *extra: str, jobs: int = 2) -> subprocess.CompletedProcess:

@@ -14,17 +14,15 @@ import json
 import os
 import sqlite3
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
+from grading_harness import make_course, run_course
 from nbgrader.api import Gradebook
 from sandbox_fixtures import FILES, HONEST, LIMITS, NETWORK, RESILIENCE
 from ta_fixtures import LAB, Fixture, build
-from test_ta_grading import make_course
 
 from course_utils import course
 from course_utils.ta.sandbox import bwrap_available
@@ -42,20 +40,14 @@ DURATIONS: dict[str, float] = {}
 def grade(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """Run ``course autograde`` on ``root``; its output (it must succeed or fail cleanly)."""
     started = time.monotonic()
-    run = subprocess.run(
-        [sys.executable, "-m", "course_utils.cli", "--course-dir", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env={**course.use_env_tools(), **(env or {})},
-    )
+    run = run_course(root, *args, timeout=1800, env=env)
     DURATIONS[root.name] = time.monotonic() - started
     assert run.returncode in (0, 1), run.stdout + run.stderr
     return run.stdout + run.stderr
 
 
 def make_class(tmp: Path, attackers: dict[str, Fixture]) -> Path:
-    root = make_course(tmp)
+    root = make_course(tmp, [LAB])
     for name, fixture in {**HONEST, **attackers}.items():
         answers = fixture.answers and {
             k: v.replace("{ROOT}", str(root)) for k, v in fixture.answers.items()

@@ -58,6 +58,8 @@ from typing import NoReturn
 import datasets
 import huggingface_hub.constants as hub_constants
 
+from course_utils.bundled import gensim_data
+
 __all__ = [
     "BUNDLED",
     "HUB",
@@ -214,9 +216,7 @@ def _label(source: str | os.PathLike[str]) -> str:
 
 
 def _bundled(filename: str) -> Path:
-    from gensim.test.utils import datapath
-
-    return Path(datapath(filename))
+    return gensim_data(filename)
 
 
 def _cache_dir() -> str | None:

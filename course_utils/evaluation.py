@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import stats
 
+from course_utils.bundled import gensim_data
 from course_utils.vocabulary import UNK
 
 __all__ = [
@@ -44,9 +44,7 @@ def benchmark_path(name: str) -> Path:
     if name not in BENCHMARKS:
         known = ", ".join(repr(n) for n in BENCHMARKS)
         raise ValueError(f"unknown benchmark {name!r}: known benchmarks are {known}")
-    from gensim.test.utils import datapath  # gensim is slow to import: only when needed
-
-    path = Path(datapath(BENCHMARKS[name]))
+    path = gensim_data(BENCHMARKS[name])
     if not path.is_file():
         raise FileNotFoundError(f"benchmark {name!r} should be at {path}, but it is missing")
     return path
@@ -307,6 +305,8 @@ def evaluate_similarity(
     second = torch.tensor([positions[p[1]] for p in kept], device=unit.device)
     model = (unit[first] * unit[second]).sum(dim=1).cpu().double().numpy()
     human = np.array([p[2] for p in kept])
+    from scipy import stats  # seconds to import: only where a similarity is scored
+
     return SimilarityResult(
         spearman=float(stats.spearmanr(human, model).statistic),
         pearson=float(stats.pearsonr(human, model).statistic),

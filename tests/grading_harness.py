@@ -74,9 +74,9 @@ def submit(root: Path, lab: str, student: str, nb: nbformat.NotebookNode) -> Pat
 JUDGE_CACHE: Path | None = None
 
 
-def _share_judge(source: Path, target: Path) -> None:
-    """Copy the reference runs under ``source`` that ``target`` lacks (atomically)."""
-    for found in source.glob("*/*.json"):
+def _share_judge(source: Path, target: Path, lab: str) -> None:
+    """Copy the reference runs of ``lab`` under ``source`` that ``target`` lacks (atomically)."""
+    for found in source.glob(f"{lab}/*.json"):
         there = target / found.relative_to(source)
         if not there.exists():
             there.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +90,9 @@ def run_course(
 ) -> subprocess.CompletedProcess:
     """The ``course`` command, as a TA runs it, on the course at ``root``."""
     judge = root / "grading" / "judge"
-    if JUDGE_CACHE is not None and args[:1] == ("autograde",):
-        _share_judge(JUDGE_CACHE, judge)
+    shares = JUDGE_CACHE is not None and args[:1] == ("autograde",) and len(args) > 1
+    if shares:
+        _share_judge(JUDGE_CACHE, judge, args[1])
     run = subprocess.run(
         [sys.executable, "-m", "course_utils.cli", "--course-dir", str(root), *args],
         capture_output=True,
@@ -99,8 +100,8 @@ def run_course(
         timeout=timeout,
         env={**course.use_env_tools(), **(env or {})},
     )
-    if JUDGE_CACHE is not None and args[:1] == ("autograde",):
-        _share_judge(judge, JUDGE_CACHE)
+    if shares:
+        _share_judge(judge, JUDGE_CACHE, args[1])
     return run
 
 

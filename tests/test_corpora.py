@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -337,3 +339,16 @@ def test_bundled_loads_print_no_progress_bars(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     load_corpus("lee")
     assert "examples/s" not in capfd.readouterr().err
+
+
+def test_bundled_corpora_load_without_importing_gensim():
+    """gensim (and scipy.stats through it) takes seconds to import; every lab's kernel would pay."""
+    code = (
+        "import sys\n"
+        "from course_utils.corpora import load_corpus\n"
+        "from course_utils.evaluation import benchmark_path\n"
+        "assert load_corpus('lee') and benchmark_path('wordsim353').is_file()\n"
+        "print(sorted(m for m in ('gensim', 'scipy.stats') if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr

@@ -6,8 +6,8 @@ course with plain nbgrader 0.9.6 and another with the ``course`` command, and pr
 time per submission, the ratio and, per fixture, the score each gave next to the expected
 one. Both use the same per-cell time limit. The numbers go to ``baseline_grading.json``.
 
-    .venv/bin/python benchmarks/grading_bench.py [--submissions 24] [--jobs 2] [--timeout 20]
-    .venv/bin/python benchmarks/grading_bench.py --lab lab5_sgns --submissions 6 --timeout 300
+    .venv/bin/python -m benchmarks.grading_bench [--submissions 24] [--jobs 2] [--timeout 20]
+    .venv/bin/python -m benchmarks.grading_bench --lab lab5_sgns --submissions 6 --timeout 300
 
 For a lab other than lab 1 the class alternates the reference solution and the untouched
 release (full marks and 0 expected). ``course autograde`` runs with a cold judge cache, so its
@@ -29,14 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from nbgrader.api import Gradebook, MissingEntry
+
+from course_utils import course, notebooks
+from tests.ta_fixtures import FIXTURES, LAB, Fixture, build
+from tests.typical_bugs import lab1_onehot as typical
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from nbgrader.api import Gradebook, MissingEntry  # noqa: E402
-from ta_fixtures import FIXTURES, LAB, Fixture, build  # noqa: E402
-from typical_bugs import lab1_onehot as typical  # noqa: E402
-
-from course_utils import course, notebooks  # noqa: E402
 
 
 def make_course(folder: Path, lab: str) -> Path:

@@ -13,7 +13,7 @@ and prints the wall time per submission of each, the ratio (Dask / local), the m
 time per submission measured inside the workers, and whether both gave the same grades.
 The numbers go to ``baseline_grading_cluster.json``.
 
-    .venv/bin/python benchmarks/grading_cluster.py [--submissions 12] [--jobs 2] [--timeout 120]
+    .venv/bin/python -m benchmarks.grading_cluster [--submissions 12] [--jobs 2] [--timeout 120]
 """
 
 from __future__ import annotations
@@ -28,15 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.grading_bench import make_course, scores
+from course_utils import course
+from tests.ta_fixtures import FIXTURES, LAB, Fixture, build
+from tests.typical_bugs import lab1_onehot as typical
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from grading_bench import make_course, scores  # noqa: E402
-from ta_fixtures import FIXTURES, LAB, Fixture, build  # noqa: E402
-from typical_bugs import lab1_onehot as typical  # noqa: E402
-
-from course_utils import course  # noqa: E402
 
 SLOW = {"infinite_loop", "sigint_ignored", "memory_bomb"}  # they wait for a time limit
 

@@ -203,11 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = sub.add_parser("list", help="list the labs")
     listing.set_defaults(run=_list)
-    _ta_commands(sub)
+    for add in _TA_COMMANDS:
+        add(sub)
     return parser
 
 
-def _ta_commands(sub: argparse._SubParsersAction) -> None:
+def _add_release(sub: argparse._SubParsersAction) -> None:
+    """TA: the student notebooks and the LMS zip."""
     release = sub.add_parser(
         "release",
         help="TA: make the student notebooks and a zip to upload to the LMS",
@@ -217,6 +219,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     release.add_argument("labs", nargs="*", help="labs to release (default: all)")
     release.set_defaults(run=_release)
 
+
+def _add_roster(sub: argparse._SubParsersAction) -> None:
+    """TA: the class list into the gradebook."""
     roster = sub.add_parser(
         "roster",
         help="TA: import the class list (CSV) into the gradebook",
@@ -226,6 +231,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     roster.add_argument("csv", type=Path, help="the class list")
     roster.set_defaults(run=_roster)
 
+
+def _add_collect(sub: argparse._SubParsersAction) -> None:
+    """TA: submissions into grading/submitted."""
     collect = sub.add_parser(
         "collect",
         help="TA: copy submissions (a folder, the LMS's zip, nbgrader's exchange) into "
@@ -261,6 +269,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     )
     collect.set_defaults(run=_collect)
 
+
+def _add_autograde(sub: argparse._SubParsersAction) -> None:
+    """TA: grade a lab for the whole class."""
     grade = sub.add_parser(
         "autograde",
         help="TA: grade a lab for the whole class, in parallel and sandboxed",
@@ -303,6 +314,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     )
     grade.set_defaults(run=_autograde)
 
+
+def _add_feedback(sub: argparse._SubParsersAction) -> None:
+    """TA: feedback without hidden tests."""
     feedback = sub.add_parser(
         "feedback",
         help="TA: HTML feedback for students, without hidden tests",
@@ -313,6 +327,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     feedback.add_argument("--student", action="append", help="only these students")
     feedback.set_defaults(run=_feedback)
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """TA: grades CSV or an LMS import file."""
     export = sub.add_parser(
         "export",
         help="TA: write the grades CSV (with status and flags columns), or an LMS import file",
@@ -339,6 +356,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     )
     export.set_defaults(run=_export)
 
+
+def _add_audit(sub: argparse._SubParsersAction) -> None:
+    """TA: what happened to each submission."""
     audit = sub.add_parser(
         "audit",
         help="TA: what happened to each submission (failed, timed out, tampered, ...)",
@@ -350,6 +370,9 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.set_defaults(run=_audit)
 
+
+def _add_guide(sub: argparse._SubParsersAction) -> None:
+    """TA: the grader's guide to written questions."""
     guide = sub.add_parser(
         "guide",
         help="TA: the grader's guide to the written questions (rubrics, model answers)",
@@ -358,6 +381,19 @@ def _ta_commands(sub: argparse._SubParsersAction) -> None:
     )
     guide.add_argument("labs", nargs="*", help="labs (default: all)")
     guide.set_defaults(run=_guide)
+
+
+#: The TA's subcommands, in the order ``course --help`` lists them.
+_TA_COMMANDS = (
+    _add_release,
+    _add_roster,
+    _add_collect,
+    _add_autograde,
+    _add_feedback,
+    _add_export,
+    _add_audit,
+    _add_guide,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

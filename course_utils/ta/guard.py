@@ -15,7 +15,7 @@ classes and the import machinery. The grader then surrounds every test cell:
 
 The grader checks both markers outside the kernel and scores a test cell whose markers are
 missing as failed. This stops the tampering the issue lists; a student who studies this
-module can still defeat an in-kernel guard (see the README's known gaps).
+module can still defeat an in-kernel guard: it runs in the process it guards.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ hits every mode alike), and prints the median wall time per submission of each:
 * ``baseline``: with ``--baseline DIR``, a checkout of an earlier version (e.g. the commit
   before the isolation work: ``git archive <commit> | tar -x -C DIR``), sandboxed.
 
-    .venv/bin/python benchmarks/sandbox_overhead.py [--submissions 4] [--rounds 3]
+    .venv/bin/python -m benchmarks.sandbox_overhead [--submissions 4] [--rounds 3]
         [--baseline DIR] [--out benchmarks/baseline_sandbox.json]
 
 Reports ``sandbox - no-sandbox`` (the isolation's cost) and ``sandbox - baseline`` (the cost
@@ -31,12 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from course_utils import course
+from tests.ta_fixtures import FIXTURES, LAB, build
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from ta_fixtures import FIXTURES, LAB, build  # noqa: E402
-
-from course_utils import course  # noqa: E402
 
 
 def make_class(folder: Path, size: int) -> Path:

@@ -30,15 +30,13 @@ import ast
 import json
 import os
 import platform
-import re
 import statistics
 import time
 from pathlib import Path
 
-import nbformat
 import torch
 
-from course_utils import Vocab, device, seed_everything
+from course_utils import Vocab, device, notebooks, seed_everything
 from course_utils.corpora import load_corpus
 from course_utils.evaluation import evaluate_all
 
@@ -57,20 +55,15 @@ CELLS = (
     "unigram-table",
     "train_sgns",
 )
-MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
 SETTINGS = {"dim": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5}
 
 
 def reference_code(path: Path = NOTEBOOK) -> dict:
     """The notebook's imports, functions and classes, executed in a fresh namespace."""
-    cells = {
-        c.metadata["nbgrader"]["grade_id"]: c
-        for c in nbformat.read(path, as_version=4).cells
-        if "nbgrader" in c.metadata
-    }
+    cells = notebooks.cells_by_id(notebooks.read(path))
     namespace: dict = {"__name__": "lab5_reference"}
     for gid in CELLS:
-        tree = ast.parse(MARKER.sub("", cells[gid].source))
+        tree = ast.parse(notebooks.reference_answer(cells[gid].source))
         keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
         tree.body = [node for node in tree.body if isinstance(node, keep)]
         exec(compile(tree, f"{path.name}:{gid}", "exec"), namespace)

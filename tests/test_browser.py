@@ -24,13 +24,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils import notebooks
 from course_utils.runtime import device
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 LAB = "lab1_onehot"
 CHROMIUM = os.environ.get("COURSE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-SOLUTION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(.*?)^[ \t]*### END SOLUTION\n?", re.M | re.S)
 # Flags for a headless browser on a machine with no network (as root, in a container).
 ERRORS = ".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 CHROMIUM_ARGS = [
@@ -44,6 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+pytestmark = pytest.mark.xdist_group(name="browser")  # one JupyterLab server, one browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
 if not Path(CHROMIUM).is_file():
     pytest.skip(
@@ -200,7 +201,7 @@ def answers() -> list[tuple[int, str]]:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
             text = (
-                SOLUTION.sub(r"\1", cell.source)
+                notebooks.reference_answer(cell.source)
                 if cell.cell_type == "code"
                 else "One-hot vectors of different words are orthogonal: cosine 0, "
                 "distance sqrt(2), whatever the words mean."

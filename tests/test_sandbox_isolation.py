@@ -30,6 +30,11 @@ from course_utils.ta.sandbox import bwrap_available
 pytestmark = pytest.mark.skipif(
     bwrap_available() is not None, reason=f"needs a bubblewrap sandbox: {bwrap_available()}"
 )
+#: The tests of one class (one module fixture, one grading run) stay on one xdist worker.
+ONE_CLASS = {
+    name: pytest.mark.xdist_group(name=f"sandbox-{name}")
+    for name in ("network", "files", "limits", "resilience")
+}
 ROOT_ONLY = pytest.mark.skipif(
     os.geteuid() != 0, reason="a private user per submission and its tmpfs need root"
 )
@@ -129,12 +134,14 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@ONE_CLASS["network"]
 def test_network_attackers_score_what_their_own_code_earns(network: Path):
     for name, fixture in NETWORK.items():
         check_student(network, name, fixture)
     check_honest_and_gradebook(network)
 
 
+@ONE_CLASS["network"]
 def test_a_port_scan_reaches_no_kernel_and_no_service(network: Path):
     found = report(network, "a_net_scan", "NETSCAN")
     assert found["transport"] == "ipc" and found["sweeps"] >= 1
@@ -145,6 +152,7 @@ def test_a_port_scan_reaches_no_kernel_and_no_service(network: Path):
     assert found["foreign_sockets"] == [] and found["kernels_seen"] == 1, found
 
 
+@ONE_CLASS["network"]
 def test_binding_thousands_of_ports_disturbs_no_kernel_start(network: Path):
     assert report(network, "c_port_hog", "PORTHOG")["held"] >= 30000
     for name in HONEST:
@@ -169,12 +177,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"root": root, "before": before, "after": files_of(root)}
 
 
+@ONE_CLASS["files"]
 def test_file_attackers_score_what_their_own_code_earns(files: dict):
     for name, fixture in FILES.items():
         check_student(files["root"], name, fixture)
     check_honest_and_gradebook(files["root"])
 
 
+@ONE_CLASS["files"]
 def test_the_kernel_sees_only_its_own_notebook_and_no_secret(files: dict):
     root = files["root"]
     found = report(root, "a_fs_search", "FSSEARCH")
@@ -197,6 +207,7 @@ def test_the_kernel_sees_only_its_own_notebook_and_no_secret(files: dict):
     assert found["home"] == "/tmp"
 
 
+@ONE_CLASS["files"]
 def test_links_made_by_a_kernel_change_nothing_outside_its_folder(files: dict):
     root, before, after = files["root"], files["before"], files["after"]
     changed = [p for p, v in before.items() if after.get(p) != v and "gradebook.db" not in p]
@@ -210,6 +221,7 @@ def test_links_made_by_a_kernel_change_nothing_outside_its_folder(files: dict):
     nbformat.read(graded_notebook(root, "c_symlinks"), as_version=4)
 
 
+@ONE_CLASS["files"]
 def test_a_link_in_a_submission_is_not_followed(files: dict):
     root = files["root"]
     events = ledger(root, "e_linked")["events"]
@@ -231,6 +243,7 @@ def limits(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @ROOT_ONLY
+@ONE_CLASS["limits"]
 def test_limit_attackers_are_stopped_and_flagged(limits: Path):
     for name, fixture in LIMITS.items():
         check_student(limits, name, fixture)
@@ -240,6 +253,7 @@ def test_limit_attackers_are_stopped_and_flagged(limits: Path):
 
 
 @ROOT_ONLY
+@ONE_CLASS["limits"]
 def test_what_a_submission_wrote_is_gone_after_grading(limits: Path):
     for name in LIMITS:
         folder = graded_notebook(limits, name).parent
@@ -276,12 +290,14 @@ def resilience(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@ONE_CLASS["resilience"]
 def test_kernel_starts_wall_clock_and_output_attackers(resilience: Path):
     for name, fixture in RESILIENCE.items():
         check_student(resilience, name, fixture)
     check_honest_and_gradebook(resilience)
 
 
+@ONE_CLASS["resilience"]
 def test_a_kernel_that_does_not_start_is_retried_once_then_failed(resilience: Path):
     log = (resilience / "grading" / "logs" / LAB / "c_flaky_start.log").read_text()
     assert "trying once more" in log
@@ -290,6 +306,7 @@ def test_a_kernel_that_does_not_start_is_retried_once_then_failed(resilience: Pa
     assert any("fake bwrap: no sandbox" in e["detail"] for e in events), events  # the reason
 
 
+@ONE_CLASS["resilience"]
 def test_a_submission_past_its_wall_clock_limit_ends(resilience: Path):
     entry = ledger(resilience, "g_wall_hog")
     assert entry["seconds"] < 240 + 120, entry["seconds"]
@@ -297,6 +314,7 @@ def test_a_submission_past_its_wall_clock_limit_ends(resilience: Path):
     assert "wall-clock limit" in text
 
 
+@ONE_CLASS["resilience"]
 def test_a_huge_output_is_cut_with_a_note(resilience: Path):
     notebook = graded_notebook(resilience, "a_big_output")
     assert notebook.stat().st_size < 4 << 20

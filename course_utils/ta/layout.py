@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Layout", "sha256_file"]
+__all__ = ["Layout", "atomic_write", "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:

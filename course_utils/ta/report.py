@@ -16,7 +16,7 @@ from course_utils.ta import csvsafe, ledger
 from course_utils.ta.events import FLAGS
 from course_utils.ta.layout import Layout, sha256_file
 
-__all__ = ["rows", "export_csv", "audit_text", "COLUMNS"]
+__all__ = ["rows", "export_csv", "audit", "audit_text", "COLUMNS"]
 
 COLUMNS = [
     "assignment",

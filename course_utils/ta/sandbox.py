@@ -46,6 +46,8 @@ __all__ = [
     "Sandbox",
     "SandboxedKernelManager",
     "bwrap_available",
+    "default_caches",
+    "default_hidden",
     "parse_size",
 ]
 

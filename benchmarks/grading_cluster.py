@@ -77,13 +77,13 @@ def main() -> None:
     common = ["autograde", LAB, "--jobs", str(args.jobs), "--timeout", str(args.timeout)]
     common += ["--memory", args.memory]
     with tempfile.TemporaryDirectory() as tmp:
-        warm = make_course(Path(tmp) / "reference")
+        warm = make_course(Path(tmp) / "reference", LAB)
         build(warm, "correct", FIXTURES["correct"])
         _, done = run(warm, *common)  # the reference run, once, for both copies
         assert done.returncode == 0, done.stdout + done.stderr
         roots = {}
         for name in ("local", "dask"):
-            roots[name] = make_course(Path(tmp) / name)
+            roots[name] = make_course(Path(tmp) / name, LAB)
             shutil.copytree(warm / "grading" / "judge", roots[name] / "grading" / "judge")
             for student, fixture in students.items():
                 build(roots[name], student, fixture)

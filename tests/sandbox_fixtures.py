@@ -62,7 +62,7 @@ def _scan(seconds=15):
     kernels, own = 0, set()
     for pid in filter(str.isdigit, _os.listdir("/proc")):
         try:
-            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
             kernels += b"kernel_boot" in argv and not argv[0].endswith(b"bwrap")
             for fd in _os.listdir(f"/proc/{pid}/fd"):
                 link = _os.readlink(f"/proc/{pid}/fd/{fd}")
@@ -149,7 +149,7 @@ def _search():
             environs.append(open(f"/proc/{pid}/environ", "rb").read().decode(errors="ignore"))
         except OSError:
             pass
-    initial = open("/proc/self/environ", "rb").read().decode().split("\0")
+    initial = open("/proc/self/environ", "rb").read().decode().split("\\0")
     report = {"notebooks": notebooks, "course": course,
               "env": sorted(v.split("=", 1)[0] for v in initial if v),
               "cwd": _os.getcwd(), "secret": _os.environ.get("COURSE_TA_SECRET"),

@@ -31,5 +31,7 @@ def subsample(ids, p_discard, generator):
     return u < p_discard[ids]
 """,
 }
-# each bug fails its own test and nothing else: the training loop's tests do not depend on them
-FAILS = {"noise_distribution_tests", "sgns_loss_tests", "subsample_tests"}
+# each bug fails its own test; the training loop's tests do not depend on them, but the notebook's
+# training run does: rare words dropped and frequent ones kept, the updates of the few kept words
+# pile up in each batch and the vectors diverge (nan), so the WordSim-353 bar is lost too
+FAILS = {"noise_distribution_tests", "sgns_loss_tests", "subsample_tests", "quality_tests"}

@@ -20,14 +20,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one threa
     os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """nbval's cells of one notebook share one kernel: keep them on one xdist worker."""
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(name=f"nbval-{path.stem}"))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _judge_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """One store of reference runs for the whole session, both xdist workers included."""

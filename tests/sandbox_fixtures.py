@@ -130,9 +130,11 @@ def _search():
             continue
         for name in dirs + names:
             path = _os.path.join(folder, name)
-            # (the Python environment ships nbgrader's own test files: not the course's)
-            course_like = name in course_names or name.endswith((".db", ".sqlite", ".sqlite3"))
-            if course_like and not path.startswith(environment):
+            # (the Python environment ships nbgrader's own test files, and the system's /usr
+            # databases such as avahi's service-types.db: not the course's)
+            system = path.startswith("/usr/")
+            database = name.endswith((".db", ".sqlite", ".sqlite3")) and not system
+            if (name in course_names or database) and not path.startswith(environment):
                 course.append(path)
             if name.endswith(".ipynb"):
                 if not path.startswith(environment):

@@ -196,6 +196,9 @@ def test_the_kernel_sees_only_its_own_notebook_and_no_secret(files: dict):
     allowed |= {"PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE", "IPYTHONDIR", "MPLCONFIGDIR"}
     allowed |= {"HF_DATASETS_CACHE", "HF_HUB_DISABLE_TELEMETRY", "NBGRADER_EXECUTION"}
     allowed |= {"JPY_PARENT_PID", "JPY_SESSION_NAME", "COURSE_DEVICE", "CUBLAS_WORKSPACE_CONFIG"}
+    # set on purpose by ta/kernel_env.py (the judge's records, no work folder on sys.path), and
+    # PWD, which bubblewrap sets to the work folder after --chdir
+    allowed |= {"COURSE_RECORD", "PYTHONSAFEPATH", "PWD"}
     extra = [
         v
         for v in found["env"]

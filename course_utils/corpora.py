@@ -125,10 +125,10 @@ def load_text_dataset(
     if kind == "file":
         return _load_file(Path(where))
     if where == "lee":
-        return _load_file(_bundled(_LEE_FILE))
+        return _load_file(gensim_data(_LEE_FILE))
     if where == "wiki":
         return _load_wiki()
-    return datasets.concatenate_datasets([_load_wiki(), _load_file(_bundled(_LEE_FILE))])
+    return datasets.concatenate_datasets([_load_wiki(), _load_file(gensim_data(_LEE_FILE))])
 
 
 def load_corpus(
@@ -215,10 +215,6 @@ def _label(source: str | os.PathLike[str]) -> str:
     return f"corpus file {os.fspath(source)}"
 
 
-def _bundled(filename: str) -> Path:
-    return gensim_data(filename)
-
-
 def _cache_dir() -> str | None:
     """The datasets cache, honouring ``HF_DATASETS_CACHE`` set after ``datasets`` was imported."""
     return os.environ.get("HF_DATASETS_CACHE") or None
@@ -285,7 +281,7 @@ def _wiki_documents(path: str, stamp: tuple[int, int]) -> Iterator[dict[str, str
 
 
 def _load_wiki() -> datasets.Dataset:
-    path = _bundled(_WIKI_FILE)
+    path = gensim_data(_WIKI_FILE)
     info = path.stat()
     with _hub_offline():
         return datasets.Dataset.from_generator(

@@ -6,7 +6,6 @@ through the TA's path (sandbox, judge, gradebook) rather than plain nbgrader.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from course_utils import course, notebooks
+from course_utils.ta.layout import atomic_write
 from course_utils.ta.sandbox import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,10 +79,7 @@ def _share_judge(source: Path, target: Path, lab: str) -> None:
     for found in source.glob(f"{lab}/*.json"):
         there = target / found.relative_to(source)
         if not there.exists():
-            there.parent.mkdir(parents=True, exist_ok=True)
-            tmp = there.with_name(f".{there.name}.{os.getpid()}.tmp")
-            shutil.copyfile(found, tmp)
-            os.replace(tmp, there)
+            atomic_write(there, found.read_text(encoding="utf-8"))
 
 
 def run_course(

@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-__all__ = ["gensim_data"]
+__all__ = ["LEE_FILE", "WIKI_FILE", "gensim_data"]
+
+#: The bundled corpora's files: the Lee news corpus and a shortened Wikipedia dump.
+LEE_FILE = "lee_background.cor"
+WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
 
 def gensim_data(filename: str) -> Path:

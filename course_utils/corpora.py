@@ -58,7 +58,7 @@ from typing import NoReturn
 import datasets
 import huggingface_hub.constants as hub_constants
 
-from course_utils.bundled import gensim_data
+from course_utils.bundled import LEE_FILE, WIKI_FILE, gensim_data
 
 __all__ = [
     "BUNDLED",
@@ -89,8 +89,6 @@ MAX_SENTENCE_LENGTH = 10_000
 #: Seconds to wait for the Hub to answer before calling it unreachable.
 HUB_TIMEOUT = 3.0
 
-_LEE_FILE = "lee_background.cor"
-_WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
 _TRUE = {"1", "ON", "YES", "TRUE"}
@@ -125,10 +123,10 @@ def load_text_dataset(
     if kind == "file":
         return _load_file(Path(where))
     if where == "lee":
-        return _load_file(gensim_data(_LEE_FILE))
+        return _load_file(gensim_data(LEE_FILE))
     if where == "wiki":
         return _load_wiki()
-    return datasets.concatenate_datasets([_load_wiki(), _load_file(gensim_data(_LEE_FILE))])
+    return datasets.concatenate_datasets([_load_wiki(), _load_file(gensim_data(LEE_FILE))])
 
 
 def load_corpus(
@@ -281,7 +279,7 @@ def _wiki_documents(path: str, stamp: tuple[int, int]) -> Iterator[dict[str, str
 
 
 def _load_wiki() -> datasets.Dataset:
-    path = gensim_data(_WIKI_FILE)
+    path = gensim_data(WIKI_FILE)
     info = path.stat()
     with _hub_offline():
         return datasets.Dataset.from_generator(

@@ -35,8 +35,11 @@ def _scan(seconds=15):
         for port in range(1, 65536):
             probe = _socket.socket()
             probe.settimeout(0.05)
+            # a connection to a free port of the ephemeral range can meet itself (TCP
+            # simultaneous open, source port == port): nothing listens, so it is no find
             if probe.connect_ex(("127.0.0.1", port)) == 0 and port not in own_ports:
-                found.add(port)
+                if probe.getsockname()[1] != port:
+                    found.add(port)
             probe.close()
         for port in sorted(found):
             sub = context.socket(_zmq.SUB)
@@ -63,7 +66,8 @@ def _scan(seconds=15):
     for pid in filter(str.isdigit, _os.listdir("/proc")):
         try:
             argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
-            kernels += b"kernel_boot" in argv and not argv[0].endswith(b"bwrap")
+            booted = any(arg.endswith(b".kernel_boot") for arg in argv)
+            kernels += booted and not argv[0].endswith(b"bwrap")
             for fd in _os.listdir(f"/proc/{pid}/fd"):
                 link = _os.readlink(f"/proc/{pid}/fd/{fd}")
                 if link.startswith("socket:["):

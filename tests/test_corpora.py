@@ -352,3 +352,21 @@ def test_bundled_corpora_load_without_importing_gensim():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
+
+
+def test_the_grader_prepares_the_bundled_corpus_once_for_the_sandboxed_kernels(tmp_path):
+    from course_utils.ta import corpus_cache
+
+    cache, said = tmp_path / "cache", []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_DATASETS_CACHE", str(cache))
+        corpus_cache.prepare(cache, said.append)
+        built = sorted(p.name for p in cache.rglob("*.arrow"))
+        corpus_cache.prepare(cache, said.append)  # the stamp says it is done
+        assert len(said) == 1 and built and (cache / corpus_cache.STAMP).is_file()
+        (cache / corpus_cache.STAMP).write_text('{"datasets": "0.0"}')  # another version
+        corpus_cache.prepare(cache, said.append)
+        assert len(said) == 2 and sorted(p.name for p in cache.rglob("*.arrow")) == built
+        # what the kernels then load is read from those files: no new file is built
+        assert load_corpus("default")
+        assert sorted(p.name for p in cache.rglob("*.arrow")) == built

@@ -16,7 +16,7 @@ from course_utils.ta import events, nofollow, scratch
 from course_utils.ta.fsview import View, environment_paths
 from course_utils.ta.kernel_env import kernel_env
 from course_utils.ta.outputs import OutputBudget
-from course_utils.ta.sandbox import Limits, Sandbox
+from course_utils.ta.sandbox import Limits, Sandbox, bwrap_available
 from course_utils.ta.watchdog import Watchdog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,3 +181,34 @@ def test_slots_are_exclusive_and_clear_their_user():
     finally:
         first.release()
         second.release()
+
+
+@pytest.mark.skipif(bwrap_available() is not None, reason="needs bubblewrap")
+def test_a_cache_half_built_by_another_process_is_left_out_of_the_mirror(tmp_path):
+    cache, layer = tmp_path / "cache", tmp_path / "layer"
+    (cache / "text" / "done").mkdir(parents=True)
+    (cache / "text" / "done" / "data.arrow").write_text("finished")
+    (cache / "text" / "next.incomplete").mkdir()
+    (cache / "text" / "next.incomplete" / "data.arrow").write_text("half written")
+    (cache / "text.lock").write_text("")
+    view = View()
+    view.system()
+    for path in environment_paths():
+        view.ro(path)
+    view.mirror(cache, layer)
+    build = (
+        "import pathlib, sys; c = pathlib.Path(sys.argv[1]) / 'text';"
+        "print((c / 'done' / 'data.arrow').read_text());"
+        "(c / 'next.incomplete').mkdir(); (c / 'next.incomplete' / 'data.arrow').write_text('own');"
+        "(c / 'done' / 'data.arrow').write_text('overwritten')"
+    )
+    run = subprocess.run(
+        ["bwrap", *view.args, sys.executable, "-c", build, str(cache)],
+        capture_output=True,
+        text=True,
+    )
+    # the finished file is seen read-only; the half-built folder is the kernel's own to build
+    assert run.stdout.startswith("finished") and "Read-only file system" in run.stderr, run
+    assert (layer / "text" / "next.incomplete" / "data.arrow").read_text() == "own"
+    assert (cache / "text" / "next.incomplete" / "data.arrow").read_text() == "half written"
+    assert (cache / "text" / "done" / "data.arrow").read_text() == "finished"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils import course
-from course_utils.ta import ledger
+from course_utils.ta import corpus_cache, ledger
 from course_utils.ta.layout import Layout, sha256_file
 from course_utils.ta.lock import GradingLock
 from course_utils.ta.protocol import WORKER_MODULE, Result, Task
@@ -258,6 +258,8 @@ def _run(
         hidden=default_hidden(),
         caches=default_caches(),
     )
+    if pool is None:  # a cluster's workers prepare their own machines' caches
+        corpus_cache.prepare(sandbox.caches["HF_DATASETS_CACHE"], progress)
     expected = _expected(layout, lab, fingerprint, sandbox, options, progress)
     tasks = [
         Task(

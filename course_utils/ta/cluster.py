@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from course_utils import course
+from course_utils.ta import corpus_cache
 from course_utils.ta.layout import Layout
 from course_utils.ta.protocol import LabBundle, Result, Task
 
@@ -371,6 +372,8 @@ def _grade_private(task: Task, bundle: LabBundle) -> Result:
 
     base, hide = _base_dir()
     template = _template(base, bundle)
+    caches = default_caches()
+    corpus_cache.prepare(caches["HF_DATASETS_CACHE"], lambda line: None)  # on the worker
     (base / "tasks").mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="grade-", dir=base / "tasks"))
     try:
@@ -388,7 +391,7 @@ def _grade_private(task: Task, bundle: LabBundle) -> Result:
             "root": str(root),
             "limits": {**task.sandbox["limits"], "threads": threads},
             "hidden": [str(p) for p in [*default_hidden(), hide]],
-            "caches": [str(p) for p in default_caches()],
+            "caches": {name: str(path) for name, path in caches.items()},
         }
         local = dataclasses.replace(
             task,

@@ -29,6 +29,7 @@ _ETC = (
     "mime.types",
 )
 _MAX_MIRRORED_FILES = 5000
+_IN_PROGRESS = (".lock", ".incomplete")  # being written by another process
 
 
 class View:
@@ -93,13 +94,17 @@ class View:
         at ``cache`` with the cache's folders recreated in it, and every file of the cache is
         bound over it read-only: a copy-on-write view without overlayfs, which bubblewrap 0.8
         (Debian 12) lacks. A cache of more than 5000 files is not mirrored (an empty one).
+        What another process is writing at that moment is left out: lock files and the
+        ``*.incomplete`` folders that ``datasets`` builds a data set in before renaming it
+        (bound read-only, a half-built folder would stop the kernel building its own).
         """
         files: list[Path] = []
         folders: list[Path] = []
         if cache.is_dir():
             for folder, dirs, names in os.walk(cache):
+                dirs[:] = [d for d in dirs if not d.endswith(_IN_PROGRESS)]
                 folders += [Path(folder, d) for d in dirs]
-                files += [Path(folder, n) for n in names if not n.endswith(".lock")]
+                files += [Path(folder, n) for n in names if not n.endswith(_IN_PROGRESS)]
                 if len(files) > _MAX_MIRRORED_FILES:
                     files, folders = [], []
                     break

@@ -192,11 +192,11 @@ class Sandbox:
                 view.hide(path)
         for path in environment_paths():  # bound after the hiding, wherever they live
             view.ro(path)
+        self._private_folders(view)
         layers = self.part("layers")
-        if layers is not None:
+        if layers is not None:  # after /tmp is bound: a cache may live under it
             for name, cache in self.caches.items():
                 view.mirror(cache, layers / name)
-        self._private_folders(view)
         view.rw(self.workdir)
         view.ro(connection_file)
         if layers is not None and layers.is_dir() and uid is not None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.testing
+from torch.overrides import TorchFunctionMode
 
 from course_utils.runtime import device
 
@@ -33,6 +34,7 @@ __all__ = [
     "assert_raises",
     "assert_stays_on_device",
     "test_devices",
+    "with_new_tensors_on_meta",
 ]
 
 
@@ -148,6 +150,45 @@ def assert_stays_on_device(fn: Callable[..., Any], *args: Any, name: str | None 
                 f"{label} returned a tensor on {value.device} for inputs on another device: "
                 "create tensors on the inputs' device (device=x.device)."
             )
+
+
+class _NewTensorsOnMeta(TorchFunctionMode):
+    """Tensors made from scratch without ``device=`` land on ``meta``; inputs stay put."""
+
+    factories = frozenset(
+        {
+            torch.tensor,
+            torch.as_tensor,
+            torch.arange,
+            torch.zeros,
+            torch.ones,
+            torch.empty,
+            torch.full,
+            torch.eye,
+            torch.linspace,
+            torch.randint,
+            torch.randn,
+            torch.rand,
+            torch.randperm,
+        }
+    )
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        made_here = not (args and isinstance(args[0], _Tensor))
+        if func in self.factories and kwargs.get("device") is None and made_here:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+def with_new_tensors_on_meta(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` where a tensor made without ``device=`` lands on ``meta``.
+
+    The inputs stay on their device, so code that builds new tensors on the default device
+    instead of the inputs' one returns a mix of devices or fails: a hidden test reports it.
+    """
+    with _NewTensorsOnMeta():
+        return fn(*args)
 
 
 def test_devices() -> list[torch.device]:

@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from course_utils import course, notebooks
@@ -62,7 +63,7 @@ def build_other(root: Path, lab: str, student: str, fixture: Fixture) -> None:
     notebooks.fill_release(release, solution, fixture.answers)
     folder = root / "grading" / "submitted" / student / lab
     folder.mkdir(parents=True, exist_ok=True)
-    notebooks.nbformat.write(release, folder / f"{lab}.ipynb")
+    nbformat.write(release, folder / f"{lab}.ipynb")
 
 
 def the_class(size: int, lab: str = LAB) -> dict[str, Fixture]:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.ta.protocol import MAX_RECORD_BYTES, RECORD_MIME
+from course_utils.ta.protocol import MAX_RECORD_BYTES, RECORD_ENV, RECORD_MIME
 
 __all__ = ["ask", "report", "encode", "recording"]
 
@@ -49,7 +49,7 @@ _b64 = base64.b64encode
 
 def recording() -> bool:
     """Whether reports are sent out (only while a lab is being graded)."""
-    return os.environ.get("COURSE_RECORD") == "1"
+    return os.environ.get(RECORD_ENV) == "1"
 
 
 def encode(value: Any, depth: int = 0) -> dict[str, Any]:

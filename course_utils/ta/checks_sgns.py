@@ -16,7 +16,7 @@ import numpy as np
 
 from course_utils.ta.protocol import Tensor
 
-__all__ = ["wordsim353_spearman"]
+__all__ = ["register", "wordsim353_spearman"]
 
 
 def wordsim353_spearman(

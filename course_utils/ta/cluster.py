@@ -298,10 +298,10 @@ def _receive(task: Task, result: Result) -> Result:
     except Exception as err:  # noqa: BLE001 - the gradebook refused it: the grading failed
         result.status = "failed"
         result.events.append({"flag": "failed", "detail": f"could not record: {err}"[:300]})
-    from course_utils.ta.worker import _cell_scores, _db_url
+    from course_utils.ta.worker import cell_scores, gradebook_url
 
-    db_url = _db_url(course.load_config(Path(task.root)).CourseDirectory.db_url)
-    result.cells = _cell_scores(Path(task.root), task.lab, task.student, db_url)
+    db_url = gradebook_url(course.load_config(Path(task.root)).CourseDirectory.db_url)
+    result.cells = cell_scores(Path(task.root), task.lab, task.student, db_url)
     result.files = {}
     return result
 
@@ -316,11 +316,11 @@ def record(root: Path, lab: str, student: str, graded: Path | None) -> None:
     from nbgrader.preprocessors import AssignLatePenalties
 
     from course_utils.ta.scores import AtomicSaveAutoGrades
-    from course_utils.ta.worker import _db_url
+    from course_utils.ta.worker import gradebook_url
 
     config = course.load_config(root)
     coursedir = CourseDirectory(config=config)
-    db_url = _db_url(config.CourseDirectory.db_url)
+    db_url = gradebook_url(config.CourseDirectory.db_url)
     layout = Layout(root)
     with Gradebook(db_url, coursedir.course_id) as gb:
         gb.update_or_create_student(student)

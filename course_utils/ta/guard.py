@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import re
 import signal
 import sys
 import types
 from typing import Any
 
-__all__ = ["boot", "start", "rearm", "done", "MARK"]
+__all__ = ["boot", "start", "rearm", "done", "MARK", "MARK_PATTERN"]
 
 MARK = "\u27e6course-guard:{token}\u27e7"
+#: A printed mark and its line end, whatever its token.
+MARK_PATTERN = re.compile(re.escape(MARK.split("{token}")[0]) + "[^\u27e7]*\u27e7\n?")
 _TRUSTED = ("builtins", "collections", "math", "operator", "functools", "itertools", "numpy")
 _TRUSTED_PREFIXES = ("torch", "course_utils")
 _PRELOAD = (

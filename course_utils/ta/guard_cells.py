@@ -9,7 +9,6 @@ depends on the guard: the judge (``course_utils.ta.judge``) decides each test ce
 from __future__ import annotations
 
 import ast
-import re
 import secrets
 from typing import Any
 
@@ -19,8 +18,8 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from course_utils.ta import events
-from course_utils.ta.guard import MARK
-from course_utils.ta.protocol import GUARD_KEY, NOT_RUN_KEY
+from course_utils.ta.guard import MARK, MARK_PATTERN
+from course_utils.ta.protocol import GUARD_KEY, GUARD_MODULE, NOT_RUN_KEY
 
 __all__ = ["InsertGuards", "VerifyGuards", "setup_imports"]
 
@@ -47,7 +46,7 @@ def _is_test_cell(cell: NotebookNode) -> bool:
 
 
 def _guard_cell(call: str) -> NotebookNode:
-    cell = nbformat.v4.new_code_cell(f'__import__("course_utils.ta.guard").ta.guard.{call}')
+    cell = nbformat.v4.new_code_cell(f'__import__("{GUARD_MODULE}").ta.guard.{call}')
     cell.metadata[GUARD_KEY] = True
     return cell
 
@@ -76,12 +75,12 @@ class InsertGuards(NbGraderPreprocessor):
                 cells.append(_guard_cell(f"rearm(globals(), {token + ':' + gid!r}, {imports!r})"))
                 if not _ends_with_expression(cell.source):
                     ending = token + ":end:" + gid
-                    line = f'\n__import__("course_utils.ta.guard").ta.guard.done({ending!r})'
+                    line = f'\n__import__("{GUARD_MODULE}").ta.guard.done({ending!r})'
                     endings[gid] = line
                     cell.source += line
             cells.append(cell)
         nb.cells = cells
-        resources["course_guard"] = {"token": token, "endings": endings}
+        resources[GUARD_KEY] = {"token": token, "endings": endings}
         return nb, resources
 
 
@@ -99,7 +98,7 @@ def _strip_marks(cell: NotebookNode) -> None:
     kept = []
     for output in cell.get("outputs", []):
         if output.output_type == "stream":
-            output.text = re.sub(r"\u27e6course-guard:[^\u27e7]*\u27e7\n?", "", output.text)
+            output.text = MARK_PATTERN.sub("", output.text)
             if not output.text:
                 continue
         kept.append(output)
@@ -114,7 +113,7 @@ class VerifyGuards(NbGraderPreprocessor):
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
-        state = resources.get("course_guard")
+        state = resources.get(GUARD_KEY)
         if not state:
             return nb, resources
         token, endings = state["token"], state["endings"]

@@ -22,6 +22,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from course_utils.ta.protocol import RECORD_ENV
+
 __all__ = ["kernel_env", "PASSED"]
 
 PASSED = ("LANG", "LANGUAGE", "TZ", "PYTHONPATH", "COURSE_DEVICE", "CUBLAS_WORKSPACE_CONFIG")
@@ -62,7 +64,7 @@ def kernel_env(
     env["HF_HUB_DISABLE_TELEMETRY"] = "1"
     env.update({name: str(path) for name, path in (caches or {}).items()})
     env["COURSE_GRADING_KERNEL"] = "1"
-    env["COURSE_RECORD"] = "1"  # hidden tests report their results (course_utils.oracle)
+    env[RECORD_ENV] = "1"  # hidden tests report their results (course_utils.oracle)
     env["COURSE_GRADING_ISOLATED"] = "1" if isolated else "0"
     env["NBGRADER_EXECUTION"] = "autograde"
     return env

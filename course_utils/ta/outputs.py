@@ -9,17 +9,14 @@ even past the budget, so a cut output never fails a test cell by itself.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from course_utils.ta.guard import MARK
+from course_utils.ta.guard import MARK_PATTERN
 
 __all__ = ["OutputBudget", "size_of"]
-
-_MARK = re.compile(re.escape(MARK.split("{token}")[0]) + r"[^\n]*\n?")
 
 
 def size_of(output: NotebookNode | dict[str, Any]) -> int:
@@ -60,7 +57,7 @@ class OutputBudget:
         dropped = size
         if output.get("output_type") == "stream":
             text = output.get("text", "")
-            marks = "".join(_MARK.findall(text, room))
+            marks = "".join(MARK_PATTERN.findall(text, room))
             output["text"] = text[:room] + marks
             dropped = len(text) - room - len(marks)
             if output["text"]:

@@ -28,6 +28,8 @@ __all__ = [
     "KERNEL_BOOT_MODULE",
     "NOT_RUN_KEY",
     "GUARD_KEY",
+    "GUARD_MODULE",
+    "RECORD_ENV",
     "MAX_RECORD_BYTES",
     "Undecodable",
     "Tensor",
@@ -44,6 +46,8 @@ WORKER_MODULE = "course_utils.ta.worker"
 KERNEL_BOOT_MODULE = "course_utils.ta.kernel_boot"
 NOT_RUN_KEY = "course_not_run"  # cell metadata: not run because the kernel kept failing
 GUARD_KEY = "course_guard"  # cell metadata: a cell the grader inserted
+GUARD_MODULE = "course_utils.ta.guard"  # what the inserted cells call
+RECORD_ENV = "COURSE_RECORD"  # set to "1" in grading kernels: hidden tests report records
 MAX_RECORD_BYTES = 32 << 20  # one record larger than this is refused, not parsed
 
 _DTYPES = {

@@ -44,7 +44,14 @@ from course_utils.ta.restore import RestoreCells, StripExecutionTags
 from course_utils.ta.sandbox import SandboxedKernelManager
 from course_utils.ta.scores import AtomicSaveAutoGrades
 
-__all__ = ["grade_one", "main", "SANITIZE_PREPROCESSORS", "AUTOGRADE_PREPROCESSORS"]
+__all__ = [
+    "grade_one",
+    "main",
+    "cell_scores",
+    "gradebook_url",
+    "SANITIZE_PREPROCESSORS",
+    "AUTOGRADE_PREPROCESSORS",
+]
 
 # nbgrader's own lists, with its steps swapped for the hardened ones (as nbgrader names them:
 # ``Autograde.sanitize_preprocessors`` and ``Autograde.autograde_preprocessors``).
@@ -70,7 +77,7 @@ AUTOGRADE_PREPROCESSORS = [
 ]
 
 
-def _db_url(url: str) -> str:
+def gradebook_url(url: str) -> str:
     """SQLite waits for a concurrent writer (other workers) instead of failing at once."""
     if url.startswith("sqlite:") and "timeout=" not in url:
         return url + ("&" if "?" in url else "?") + "timeout=120"
@@ -136,7 +143,7 @@ def grade_one(task: Task) -> Result:
     config = course.load_config(root)
     config.CourseDirectory.autograded_directory = str(iso.autograded)
     config.CourseDirectory.submitted_directory = str(iso.submitted)
-    config.CourseDirectory.db_url = _db_url(config.CourseDirectory.db_url)
+    config.CourseDirectory.db_url = gradebook_url(config.CourseDirectory.db_url)
     config.CourseDirectory.assignment_id = lab
     config.CourseDirectory.student_id = student
     config.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
@@ -170,12 +177,13 @@ def grade_one(task: Task) -> Result:
         lab=lab,
         status=status,
         events=events.drain(),
-        cells=_cell_scores(root, lab, student, config.CourseDirectory.db_url),
+        cells=cell_scores(root, lab, student, config.CourseDirectory.db_url),
         seconds=round(time.monotonic() - started, 2),
     )
 
 
-def _cell_scores(root: Path, lab: str, student: str, db_url: str) -> dict[str, Any]:
+def cell_scores(root: Path, lab: str, student: str, db_url: str) -> dict[str, Any]:
+    """Each graded cell's score and maximum, as the gradebook holds them for ``student``."""
     try:
         with Gradebook(db_url) as gb:
             nb = gb.find_submission_notebook(lab, lab, student)

@@ -360,12 +360,12 @@ def test_the_grader_prepares_the_bundled_corpus_once_for_the_sandboxed_kernels(t
     cache, said = tmp_path / "cache", []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_DATASETS_CACHE", str(cache))
-        corpus_cache.prepare(cache, said.append)
+        corpus_cache.prepare(said.append)
         built = sorted(p.name for p in cache.rglob("*.arrow"))
-        corpus_cache.prepare(cache, said.append)  # the stamp says it is done
+        corpus_cache.prepare(said.append)  # the stamp says it is done
         assert len(said) == 1 and built and (cache / corpus_cache.STAMP).is_file()
         (cache / corpus_cache.STAMP).write_text('{"datasets": "0.0"}')  # another version
-        corpus_cache.prepare(cache, said.append)
+        corpus_cache.prepare(said.append)
         assert len(said) == 2 and sorted(p.name for p in cache.rglob("*.arrow")) == built
         # what the kernels then load is read from those files: no new file is built
         assert load_corpus("default")

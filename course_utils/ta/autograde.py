@@ -258,8 +258,7 @@ def _run(
         hidden=default_hidden(),
         caches=default_caches(),
     )
-    if pool is None:  # a cluster's workers prepare their own machines' caches
-        corpus_cache.prepare(sandbox.caches["HF_DATASETS_CACHE"], progress)
+    corpus_cache.prepare(progress)  # for the reference run here (and a local pool's kernels)
     expected = _expected(layout, lab, fingerprint, sandbox, options, progress)
     tasks = [
         Task(

@@ -33,6 +33,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
@@ -42,9 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from course_utils import course
-from course_utils.ta import corpus_cache
 from course_utils.ta.layout import Layout
 from course_utils.ta.protocol import LabBundle, Result, Task
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -367,13 +369,13 @@ def grade_remote(task: Task, bundle: LabBundle) -> Result:
 
 
 def _grade_private(task: Task, bundle: LabBundle) -> Result:
+    from course_utils.ta import corpus_cache
     from course_utils.ta.sandbox import default_caches, default_hidden
     from course_utils.ta.worker import grade_one
 
     base, hide = _base_dir()
     template = _template(base, bundle)
-    caches = default_caches()
-    corpus_cache.prepare(caches["HF_DATASETS_CACHE"], lambda line: None)  # on the worker
+    corpus_cache.prepare(_log.warning)  # this worker's machine: its kernels' cache
     (base / "tasks").mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="grade-", dir=base / "tasks"))
     try:
@@ -391,7 +393,7 @@ def _grade_private(task: Task, bundle: LabBundle) -> Result:
             "root": str(root),
             "limits": {**task.sandbox["limits"], "threads": threads},
             "hidden": [str(p) for p in [*default_hidden(), hide]],
-            "caches": {name: str(path) for name, path in caches.items()},
+            "caches": {name: str(path) for name, path in default_caches().items()},
         }
         local = dataclasses.replace(
             task,

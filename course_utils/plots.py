@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["loss_curve", "projection_2d", "heatmap", "spectrum"]
+__all__ = ["figure", "loss_curve", "projection_2d", "heatmap", "spectrum"]
 
 ArrayLike = torch.Tensor | np.ndarray | Sequence[float]
 
@@ -30,6 +30,11 @@ def _show_figures_in_notebooks() -> None:
 
 
 _show_figures_in_notebooks()
+
+
+def figure(width: float, height: float) -> Figure:
+    """An empty ``width`` x ``height`` inch figure to draw on (``ax = fig.add_subplot()``)."""
+    return Figure(figsize=(width, height), layout="constrained")
 
 
 def _numpy(x: ArrayLike) -> np.ndarray:

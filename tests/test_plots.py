@@ -57,3 +57,9 @@ def test_figures_never_touch_pyplot():
     plots.loss_curve([1.0, 0.5])
     assert plt.get_fignums() == before
     assert matplotlib.get_backend()  # importing plots did not need an interactive backend
+
+
+def test_figure_is_empty_and_sized():
+    fig = plots.figure(7, 4.5)
+    assert list(fig.get_size_inches()) == [7, 4.5]
+    assert fig.axes == [] and fig.get_layout_engine() is not None

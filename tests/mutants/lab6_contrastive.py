@@ -1,7 +1,7 @@
 """Lab 6: realistic student bugs for the mutation tests (``tests/test_mutants.py``).
 
 The typical bug (``tests/typical_bugs``) is the surrogate without ``detach()``; these are
-others. ``noise_distribution_tests`` measures the noise sampler's bias with the student's own
+others. ``unigram_noise_tests`` measures the noise sampler's bias with the student's own
 ``mc_gradient`` and ``bias_and_variance``, so a bug there that changes the measured numbers
 costs that cell too (its tolerances come from the maths, so a bug in how the generator is
 used does not).
@@ -41,15 +41,29 @@ _RO_CHECKS = """\
         raise ValueError("expected s_pos (B,) and s_neg (B, K)")
 """
 
-SURROGATE, MC, BV, NOISE, RECT = (
+_NCE_CHECKS = """\
+    if (
+        s_pos.dim() != 1
+        or s_neg.dim() != 2
+        or s_neg.shape[0] != s_pos.shape[0]
+        or s_neg.shape[1] < 1
+        or log_noise_pos.shape != s_pos.shape
+        or log_noise_neg.shape != s_neg.shape
+    ):
+        raise ValueError("expected s_pos (B,), s_neg (B, K >= 1) and log-noise of those shapes")
+"""
+_NCE_DEF = "def nce_pair_losses(s_pos, s_neg, log_noise_pos, log_noise_neg):\n" + _NCE_CHECKS
+
+SURROGATE, MC, BV, NOISE, RECT, NCE = (
     "surrogate_F",
     "mc_gradient",
     "bias_and_variance",
-    "noise_distribution",
+    "unigram_noise",
     "rectified_objective",
+    "nce_pair_losses",
 )
-T_SURROGATE, T_MC, T_BV, T_NOISE, T_RECT = (
-    f"{name}_tests" for name in (SURROGATE, MC, BV, NOISE, RECT)
+T_SURROGATE, T_MC, T_BV, T_NOISE, T_RECT, T_NCE = (
+    f"{name}_tests" for name in (SURROGATE, MC, BV, NOISE, RECT, NCE)
 )
 
 MUTANTS = [
@@ -251,11 +265,11 @@ MUTANTS = [
         {T_BV, T_NOISE},
         "squared distance instead of the distance",
     ),
-    # --- noise_distribution ------------------------------------------------------------------
+    # --- unigram_noise -----------------------------------------------------------------------
     mutant(
         "noise_zero_to_the_zero",
         NOISE,
-        "def noise_distribution(counts, power=0.75):\n"
+        "def unigram_noise(counts, power=0.75):\n"
         + _ND_CHECKS
         + """\
     weights = counts ** power  # 0 ** 0 = 1: unseen words get mass at power 0
@@ -267,7 +281,7 @@ MUTANTS = [
     mutant(
         "noise_float32",
         NOISE,
-        "def noise_distribution(counts, power=0.75):\n"
+        "def unigram_noise(counts, power=0.75):\n"
         + _ND_CHECKS
         + """\
     counts = counts.float()
@@ -280,7 +294,7 @@ MUTANTS = [
     mutant(
         "noise_zeros_on_default_device",
         NOISE,
-        "def noise_distribution(counts, power=0.75):\n"
+        "def unigram_noise(counts, power=0.75):\n"
         + _ND_CHECKS
         + """\
     zeros = torch.zeros(counts.shape[0], dtype=torch.float64)  # on the default device
@@ -368,31 +382,87 @@ MUTANTS = [
         T_RECT,
         "negates the caller's s_pos in place",
     ),
+    # --- nce_pair_losses ---------------------------------------------------------------------
+    mutant(
+        "nce_without_log_k",
+        NCE,
+        _NCE_DEF
+        + """\
+    logit_pos = s_pos - log_noise_pos  # the log k of k P_n is missing
+    logit_neg = s_neg - log_noise_neg
+    return F.softplus(-logit_pos) + F.softplus(logit_neg).sum(dim=-1)
+""",
+        T_NCE,
+        "corrects by log P_n only, forgetting log k",
+    ),
+    mutant(
+        "nce_corrects_only_the_negatives",
+        NCE,
+        _NCE_DEF
+        + """\
+    log_k = math.log(s_neg.shape[1])
+    logit_neg = s_neg - log_k - log_noise_neg
+    return F.softplus(-s_pos) + F.softplus(logit_neg).sum(dim=-1)  # the observed word uncorrected
+""",
+        T_NCE,
+        "the correction on the noise words only",
+    ),
+    mutant(
+        "nce_mean_of_negatives",
+        NCE,
+        _NCE_DEF
+        + """\
+    log_k = math.log(s_neg.shape[1])
+    logit_pos = s_pos - log_k - log_noise_pos
+    logit_neg = s_neg - log_k - log_noise_neg
+    return F.softplus(-logit_pos) + F.softplus(logit_neg).mean(dim=-1)  # mean, not sum
+""",
+        T_NCE,
+        "averages the K noise terms instead of summing them",
+    ),
+    mutant(
+        "nce_log_of_sigmoid",
+        NCE,
+        _NCE_DEF
+        + """\
+    log_k = math.log(s_neg.shape[1])
+    logit_pos = s_pos - log_k - log_noise_pos
+    logit_neg = s_neg - log_k - log_noise_neg
+    # log(sigmoid(x)) is -inf once sigmoid(x) rounds to 0
+    return -torch.log(torch.sigmoid(logit_pos)) - torch.log(torch.sigmoid(-logit_neg)).sum(dim=-1)
+""",
+        T_NCE,
+        "torch.log(torch.sigmoid(x)): inf at large scores",
+    ),
 ]
 
-# Mutants of different cells whose failures do not overlap share a kernel. noise_distribution_tests
-# uses mc_gradient and bias_and_variance, so a mutant of noise_distribution never shares a kernel
+# Mutants of different cells whose failures do not overlap share a kernel. unigram_noise_tests
+# uses mc_gradient and bias_and_variance, so a mutant of unigram_noise never shares a kernel
 # with one of those two, and the mutants of those two packed here leave that cell passing.
+# nce_pair_losses_tests uses no other answer cell (only the provided sgns_pair_losses).
 SUBMISSIONS = [
     [
         "softmax_without_max_subtraction",
         "mc_global_rng",
         "variance_divided_by_R",
         "rectified_ignores_kappa",
+        "nce_without_log_k",
     ],
     [
         "surrogate_wrong_sign",
         "mc_o_on_default_device",
         "variance_one_pass",
         "rectified_mean_of_negatives",
+        "nce_corrects_only_the_negatives",
     ],
     [
         "surrogate_detaches_the_scores",
         "mc_probs_without_max_subtraction",
         "variance_centres_in_place",
         "rectified_naive_softplus",
+        "nce_mean_of_negatives",
     ],
-    ["noise_zero_to_the_zero", "rectified_wrong_signs"],
+    ["noise_zero_to_the_zero", "rectified_wrong_signs", "nce_log_of_sigmoid"],
     ["noise_float32", "rectified_with_logsigmoid"],
     ["noise_zeros_on_default_device", "rectified_negates_in_place"],
 ]

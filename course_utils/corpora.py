@@ -45,19 +45,16 @@ from __future__ import annotations
 import bz2
 import os
 import re
-import threading
 import unicodedata
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
 
 import datasets
-import huggingface_hub.constants as hub_constants
 
+from course_utils import hub
 from course_utils.bundled import LEE_FILE, WIKI_FILE, gensim_data
 
 __all__ = [
@@ -86,12 +83,8 @@ HUB: Mapping[str, tuple[str, str | None]] = MappingProxyType(
 #: Longest sentence, in tokens; longer documents are cut into pieces of this size.
 MAX_SENTENCE_LENGTH = 10_000
 
-#: Seconds to wait for the Hub to answer before calling it unreachable.
-HUB_TIMEOUT = 3.0
-
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
-_TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 class CorpusUnavailableError(RuntimeError):
@@ -142,7 +135,7 @@ def load_corpus(
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1 (or None for all), got {max_tokens}")
     kind, _ = _resolve(source)
-    with _quiet() if kind != "hub" else nullcontext():  # a Hub download keeps its progress bars
+    with hub.quiet() if kind != "hub" else nullcontext():  # a Hub download keeps its progress bars
         sentences = tokenized(load_text_dataset(source, split=split))
     if len(sentences) == 0:
         raise ValueError(f"{_label(source)} is empty: it has no tokens (see tokenize)")
@@ -213,55 +206,14 @@ def _label(source: str | os.PathLike[str]) -> str:
     return f"corpus file {os.fspath(source)}"
 
 
-def _cache_dir() -> str | None:
-    """The datasets cache, honouring ``HF_DATASETS_CACHE`` set after ``datasets`` was imported."""
-    return os.environ.get("HF_DATASETS_CACHE") or None
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """No ``datasets`` progress bars for the duration (local corpora load in seconds)."""
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()
-
-
-@contextmanager
-def _hub_offline() -> Iterator[None]:
-    """Forbid network access in ``datasets`` and ``huggingface_hub`` for the duration.
-
-    Both libraries read ``HF_HUB_OFFLINE`` at import time, so the flags are set on their config
-    modules. Not thread-safe: other threads see offline mode too while this is active.
-    """
-    saved = (
-        datasets.config.HF_HUB_OFFLINE,
-        datasets.config.HF_DATASETS_OFFLINE,
-        hub_constants.HF_HUB_OFFLINE,
-    )
-    datasets.config.HF_HUB_OFFLINE = datasets.config.HF_DATASETS_OFFLINE = True
-    hub_constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        (
-            datasets.config.HF_HUB_OFFLINE,
-            datasets.config.HF_DATASETS_OFFLINE,
-            hub_constants.HF_HUB_OFFLINE,
-        ) = saved
-
-
 def _load_file(path: Path) -> datasets.Dataset:
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found: {path}")
     if path.stat().st_size == 0:
         raise ValueError(f"corpus file {path} is empty")
-    with _hub_offline():
+    with hub.offline():
         return datasets.load_dataset(
-            "text", data_files=str(path), split="train", cache_dir=_cache_dir()
+            "text", data_files=str(path), split="train", cache_dir=hub.cache_dir()
         )
 
 
@@ -281,12 +233,12 @@ def _wiki_documents(path: str, stamp: tuple[int, int]) -> Iterator[dict[str, str
 def _load_wiki() -> datasets.Dataset:
     path = gensim_data(WIKI_FILE)
     info = path.stat()
-    with _hub_offline():
+    with hub.offline():
         return datasets.Dataset.from_generator(
             _wiki_documents,
             features=datasets.Features({"text": datasets.Value("string")}),
             gen_kwargs={"path": str(path), "stamp": (info.st_size, info.st_mtime_ns)},
-            cache_dir=_cache_dir(),
+            cache_dir=hub.cache_dir(),
         )
 
 
@@ -305,76 +257,10 @@ def _load_hub(name: str, split: str) -> datasets.Dataset:
     """A cached copy if there is one, else a download; fails fast when the Hub is out of reach."""
     repo_id, config = HUB[name]
     try:
-        with _hub_offline():
-            dataset = datasets.load_dataset(repo_id, config, split=split, cache_dir=_cache_dir())
-        return dataset.select_columns(["text"])
-    except OSError:
-        pass  # not in the cache (ConnectionError, FileNotFoundError)
-    if _offline_requested():
-        _unavailable(name, "offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)")
-    endpoint = _hub_endpoint()
-    problem = _probe(endpoint)
-    if problem is not None:
-        _unavailable(name, f"{endpoint} is unreachable: {problem}")
-    try:
-        dataset = datasets.load_dataset(repo_id, config, split=split, cache_dir=_cache_dir())
-    except (ConnectionError, TimeoutError, *_transport_errors()) as err:
-        _unavailable(name, f"the download failed: {type(err).__name__}: {err}", err)
+        dataset = hub.load_dataset(repo_id, config, split)
+    except hub.HubUnavailableError as err:
+        _unavailable(name, err.reason, err)
     return dataset.select_columns(["text"])
-
-
-def _offline_requested() -> bool:
-    env = (os.environ.get(v, "").upper() for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-    return any(value in _TRUE for value in env) or bool(datasets.config.HF_HUB_OFFLINE)
-
-
-def _hub_endpoint() -> str:
-    """The Hub URL: ``HF_ENDPOINT`` as set now, else what ``datasets`` read at import time.
-
-    The download itself uses the endpoint seen at import; set ``HF_ENDPOINT`` before importing
-    ``datasets`` to use a mirror.
-    """
-    return (os.environ.get("HF_ENDPOINT") or datasets.config.HF_ENDPOINT).rstrip("/")
-
-
-def _probe(url: str, timeout: float = HUB_TIMEOUT) -> str | None:
-    """None if ``url`` answers within ``timeout`` seconds (any HTTP status), else the problem.
-
-    Runs in a daemon thread so that a slow DNS lookup cannot outlast the timeout either.
-    """
-    outcome: list[str | None] = []
-
-    def attempt() -> None:
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout)
-            outcome.append(None)
-        except urllib.error.HTTPError:
-            outcome.append(None)  # the server answered, if only with an error status
-        except (OSError, ValueError) as err:
-            outcome.append(f"{type(err).__name__}: {getattr(err, 'reason', err)}")
-
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout + 1.0)
-    return outcome[0] if outcome else f"no answer within {timeout:g} s"
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Network error classes of the HTTP clients huggingface_hub may use."""
-    errors: list[type[BaseException]] = []
-    try:
-        import httpx
-
-        errors.append(httpx.TransportError)
-    except ImportError:
-        pass
-    try:
-        import requests
-
-        errors.append(requests.ConnectionError)
-    except ImportError:
-        pass
-    return tuple(errors)
 
 
 def _unavailable(name: str, reason: str, cause: BaseException | None = None) -> NoReturn:

@@ -13,7 +13,7 @@ import datasets
 import huggingface_hub.constants as hub_constants
 import pytest
 
-from course_utils import corpora
+from course_utils import corpora, hub
 from course_utils.corpora import (
     BUNDLED,
     HUB,
@@ -301,7 +301,7 @@ def test_hub_corpus_in_offline_mode_does_not_probe(no_hub, monkeypatch) -> None:
     def probe(*args, **kwargs):
         raise AssertionError("probed the network in offline mode")
 
-    monkeypatch.setattr(corpora, "_probe", probe)
+    monkeypatch.setattr(hub, "probe", probe)
     with pytest.raises(CorpusUnavailableError, match="offline mode is on"):
         load_text_dataset("wikitext-2")
 
@@ -317,7 +317,7 @@ def test_hub_corpus_uses_a_cached_copy_first(no_hub, monkeypatch) -> None:
         raise AssertionError("probed the network although a cached copy exists")
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    monkeypatch.setattr(corpora, "_probe", probe)
+    monkeypatch.setattr(hub, "probe", probe)
     assert load_corpus("wikitext-2", split="validation") == [["a", "cached", "line"]]
     assert calls == [("Salesforce/wikitext", "wikitext-2-raw-v1", "validation", True)]
     assert datasets.config.HF_HUB_OFFLINE is False

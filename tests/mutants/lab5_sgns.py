@@ -305,6 +305,45 @@ TRAIN_SUBSAMPLE_ONCE = _train().replace(
 )
 TRAIN_STATIC_WINDOW = _train(**{"@@VALID@@": "context_pos >= 0  # the reach r is not used"})
 
+SUBWORD_SET_PER_WORD = """\
+def char_ngrams(word, n_min=3, n_max=5):
+    if not word:
+        raise ValueError("the word is empty")
+    if n_min < 1 or n_max < n_min:
+        raise ValueError("need 1 <= n_min <= n_max")
+    marked = f"<{word}>"
+    return [marked[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(marked) - n + 1)]
+
+
+def ngram_vectors(vectors, words, n_min=3, n_max=5):
+    index, rows, grams = {}, [], []
+    for row, word in enumerate(words):
+        for gram in dict.fromkeys(char_ngrams(word, n_min, n_max)):  # each n-gram once per word
+            rows.append(row)
+            grams.append(index.setdefault(gram, len(index)))
+    dev = vectors.device
+    rows = torch.tensor(rows, device=dev)
+    grams = torch.tensor(grams, device=dev)
+    sums = torch.zeros(len(index), vectors.shape[1], dtype=vectors.dtype, device=dev)
+    sums.index_add_(0, grams, vectors[rows])
+    counts = torch.bincount(grams, minlength=len(index)).to(vectors.dtype)
+    return index, sums / counts.unsqueeze(1)
+
+
+def oov_vector(word, index, table, n_min=3, n_max=5):
+    known = [index[g] for g in char_ngrams(word, n_min, n_max) if g in index]
+    if not known:
+        raise ValueError(f"no n-gram of {word!r} is known")
+    return table[torch.tensor(known, device=table.device)].mean(dim=0)
+"""
+
+SUBWORD_INDEX_DEFAULT_DEVICE = SUBWORD_SET_PER_WORD.replace(
+    "dict.fromkeys(char_ngrams(word, n_min, n_max))", "char_ngrams(word, n_min, n_max)"
+).replace(
+    "    return table[torch.tensor(known, device=table.device)].mean(dim=0)\n",
+    "    return table[torch.tensor(known)].mean(dim=0)  # the index on the default device\n",
+)
+
 MUTANTS = [
     mutant(
         "noise_no_zero_guard",
@@ -440,6 +479,20 @@ MUTANTS = [
         "train_sgns_tests",
         "the negatives' random cells drawn on the default device, then copied",
     ),
+    mutant(
+        "subword_ngram_once_per_word",
+        "subword",
+        SUBWORD_SET_PER_WORD,
+        "subword_tests",
+        "an n-gram that occurs twice in a word counts once in its mean",
+    ),
+    mutant(
+        "subword_index_default_device",
+        "subword",
+        SUBWORD_INDEX_DEFAULT_DEVICE,
+        "subword_tests",
+        "oov_vector builds its row index without device=",
+    ),
 ]
 
 SUBMISSIONS = [
@@ -454,6 +507,7 @@ SUBMISSIONS = [
         "module_squeeze_all",
         "step_loss_after_update",
         "train_log_last_batch",
+        "subword_ngram_once_per_word",
     ],
     [
         "noise_no_validation",
@@ -466,6 +520,7 @@ SUBMISSIONS = [
         "module_negatives_from_V",
         "step_wrong_sign_negatives",
         "train_negatives_default_device",
+        "subword_index_default_device",
     ],
 ]
 

@@ -136,13 +136,12 @@ def _feedback(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from course_utils.ta.lms import TARGETS, export
+    from course_utils.ta.lms import export, target_file
 
     root = course.find_root(args.course_dir)
     for lab in args.labs:
         _known_lab(root, lab)
-    to = args.to or TARGETS[args.format]
-    target = to if to.is_absolute() else root / to
+    target = target_file(root, args.format, args.to)
     done = export(root, target, args.labs or None, args.format, args.moodle_key)
     for note in done.notes:
         print(note)

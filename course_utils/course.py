@@ -57,8 +57,9 @@ def load_config(root: Path) -> Config:
 
 def labs(root: Path) -> list[str]:
     """Names of the labs: the folders of ``solutions/`` holding a notebook of the same name."""
-    source = root / "solutions"
-    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
+    from course_utils.ta.layout import Layout
+
+    return Layout(root).labs()
 
 
 def require_labs(root: Path, names: list[str]) -> None:
@@ -77,10 +78,13 @@ def generate_labs(root: Path, names: list[str] | None = None) -> list[Path]:
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from course_utils.ta.layout import Layout
+
     names = names or labs(root)
     require_labs(root, names)
     use_env_tools()
     config = load_config(root)
+    layout = Layout(root, config)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     written = []
     for name in names:
@@ -90,7 +94,7 @@ def generate_labs(root: Path, names: list[str] | None = None) -> list[Path]:
                 f"nbgrader could not generate {name}:\n{result.get('error', '')}"
                 f"\n{result.get('log', '')}"
             )
-        notebook = root / "labs" / name / f"{name}.ipynb"
+        notebook = layout.release_notebook(name)
         _strip_run_state(notebook)
         written.append(notebook)
     return written

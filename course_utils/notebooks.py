@@ -20,23 +20,32 @@ __all__ = [
     "BEGIN_HIDDEN",
     "END_HIDDEN",
     "read",
+    "grade_id",
     "cells_by_id",
     "reference_answer",
     "solution_regions",
     "solution_regions_of",
     "hidden_lines",
+    "released_source",
     "without_hidden",
     "fill_release",
 ]
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+# nbgrader finds a hidden region by these words anywhere in a line (``ClearHiddenTests``)
+_HIDDEN_DELIMITERS = BEGIN_HIDDEN.removeprefix("### "), END_HIDDEN.removeprefix("### ")
 _SOLUTION = re.compile(rf"^[ \t]*{BEGIN_SOLUTION}\n(.*?)^[ \t]*{END_SOLUTION}\n?", re.M | re.S)
 
 
 def read(path: Path) -> NotebookNode:
     """A notebook, as nbformat version 4."""
     return nbformat.read(path, as_version=4)
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    """A cell's nbgrader grade id, ``None`` for a cell nbgrader does not know."""
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
 def cells_by_id(nb: NotebookNode) -> dict[str, NotebookNode]:
@@ -65,11 +74,12 @@ def solution_regions(nb: NotebookNode) -> list[tuple[str, str]]:
 
 
 def _regions(source: str, keep_inside: bool) -> list[str]:
+    begin, end = _HIDDEN_DELIMITERS
     kept, inside = [], False
     for line in source.split("\n"):
-        if BEGIN_HIDDEN in line:
+        if begin in line:
             inside = True
-        elif END_HIDDEN in line:
+        elif end in line:
             inside = False
         elif inside == keep_inside:
             kept.append(line)
@@ -81,9 +91,14 @@ def hidden_lines(source: str) -> list[str]:
     return [line.strip() for line in _regions(source, True) if line.strip()]
 
 
+def released_source(source: str) -> str:
+    """A test cell's source as students receive it: nbgrader's release, to the character."""
+    return "\n".join(_regions(source, False))
+
+
 def without_hidden(source: str) -> str:
-    """A test cell's source without its hidden region."""
-    return "\n".join(_regions(source, False)).rstrip() + "\n"
+    """A test cell's source without its hidden region (ending with one newline)."""
+    return released_source(source).rstrip() + "\n"
 
 
 def fill_release(

@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils import notebooks
+from course_utils.ta.layout import Layout
 
 LAB = "lab1_onehot"
 FULL = 12
@@ -38,9 +39,7 @@ _cells = notebooks.cells_by_id
 
 def _delete(*ids: str) -> Callable[[nbformat.NotebookNode], None]:
     def edit(nb: nbformat.NotebookNode) -> None:
-        nb.cells = [
-            c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in ids
-        ]
+        nb.cells = [c for c in nb.cells if notebooks.grade_id(c) not in ids]
 
     return edit
 
@@ -382,13 +381,13 @@ FIXTURES: dict[str, Fixture] = {
 
 def build(root: Path, student: str, fixture: Fixture) -> Path:
     """Write ``fixture`` as ``student``'s submission in the course at ``root``."""
-    release = notebooks.read(root / "labs" / LAB / f"{LAB}.ipynb")
-    solution = notebooks.read(root / "solutions" / LAB / f"{LAB}.ipynb")
+    layout = Layout(root)
+    release = notebooks.read(layout.release_notebook(LAB))
+    solution = notebooks.read(layout.source_notebook(LAB))
     notebooks.fill_release(release, solution, fixture.answers, fixture.append)
     if fixture.edit is not None:
         fixture.edit(release)
-    folder = root / "grading" / "submitted" / student / LAB
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{LAB}.ipynb"
+    path = layout.submission(student, LAB)
+    path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(release, path)
     return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import course
+from course_utils import course, notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = course.labs(ROOT)
@@ -38,7 +38,8 @@ def test_committed_lab_matches_generated(course_copy: Path, lab: str):
 def test_student_version_hides_answers_and_outputs(lab: str):
     nb = nbformat.read(ROOT / "labs" / lab / f"{lab}.ipynb", as_version=4)
     text = json.dumps(nb)
-    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+    for marker in (notebooks.BEGIN_SOLUTION, notebooks.BEGIN_HIDDEN, notebooks.END_HIDDEN):
+        marker = marker.removeprefix("### ")  # the words alone: no marker in any form
         assert marker not in text, f"labs/{lab} contains {marker!r}"
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "outputs left"
     assert all(c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
@@ -57,9 +58,9 @@ def test_every_answer_cell_is_followed_by_visible_and_hidden_tests(lab: str):
             assert tmeta.get("grade") and tmeta.get("points", 0) > 0, (
                 f"answer cell {meta['grade_id']} is not followed by a graded test cell"
             )
-            visible, _, hidden = test.source.partition("### BEGIN HIDDEN TESTS")
+            visible = notebooks.released_source(test.source)
             assert "assert" in visible, f"{tmeta['grade_id']} has no visible test"
-            assert hidden.strip(), f"{tmeta['grade_id']} has no hidden test"
+            assert notebooks.hidden_lines(test.source), f"{tmeta['grade_id']} has no hidden test"
             graded_code += 1
     written = [
         c

@@ -1,9 +1,10 @@
 """The grading preprocessors, one at a time, on small notebooks (no kernel, no nbgrader run).
 
 ``StripExecutionTags``, ``InsertGuards``/``VerifyGuards``, ``JudgeCells`` and the code scan
-each get a notebook of a few cells and must do their one job. ``RestoreCells`` reads nbgrader's
-gradebook, so the TA fixtures (``test_ta_grading.py``: deleted, edited, retyped test cells)
-test it through real grading runs.
+each get a notebook of a few cells and must do their one job. The preprocessors that need
+more have a file of their own: ``RestoreCells`` (a gradebook, ``test_pre_restore.py``),
+``ResilientExecute`` (a kernel, ``test_pre_execute.py``), ``AtomicSaveAutoGrades``
+(``test_pre_scores.py``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ One module, one job:
 * ``release``: the student bundle (notebook, helper package, install files; no solutions);
 * ``sandbox``: the grading kernel's isolation (bubblewrap) and limits (prlimit);
 * ``kernel_boot`` and ``guard``: run inside the grading kernel, before and around test cells;
-* ``tamper``: the sanitising preprocessors (tags, restored cells, guards, code scan);
+* ``restore``, ``guard_cells``, ``code_scan``: the sanitising preprocessors (tags and restored
+  cells; the guard cells; the scan of the student's code);
 * ``execution``: cell execution that survives dead and stuck kernels;
 * ``scores``: grades saved to the gradebook in one transaction;
 * ``worker`` and ``autograde``: grading one submission, and the whole class with ``--jobs N``;

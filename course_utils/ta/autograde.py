@@ -41,7 +41,7 @@ from course_utils.ta.sandbox import (
     default_hidden,
 )
 
-__all__ = ["Options", "autograde", "ensure_in_gradebook", "Interrupted"]
+__all__ = ["Options", "autograde", "ensure_in_gradebook", "hard_limit", "Interrupted"]
 
 
 class Interrupted(RuntimeError):
@@ -76,7 +76,7 @@ def ensure_in_gradebook(root: Path, lab: str) -> None:
         except MissingEntry:
             pass
     course.use_env_tools()
-    config.CourseDirectory.release_directory = str(Layout(root).grading / ".release")
+    config.CourseDirectory.release_directory = str(Layout(root, config).gradebook_release)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.generate_assignment(lab, force=True, create=True)
     if not result["success"]:
@@ -195,8 +195,8 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def _publish(layout: Layout, staging: Path, result: Result) -> None:
     """Move a finished grading into ``autograded/`` by renames: never half a folder."""
     student, lab = result.student, result.lab
-    graded = staging / student / lab
-    final = layout.autograded / student / lab
+    graded = layout.staged(staging, student, lab)
+    final = layout.autograded_folder(student, lab)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         layout.trash.mkdir(parents=True, exist_ok=True)
@@ -247,7 +247,7 @@ def _run(
 
         pool = DaskPool(options.scheduler, options.jobs, progress)
     run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    staging = layout.staging / run_id
+    staging = layout.run_folder(run_id)
     staging.mkdir(parents=True)
     hashes = {s: sha256_file(layout.submission(s, lab)) for s in todo if _has_nb(layout, s, lab)}
     sandbox = Sandbox(
@@ -260,19 +260,7 @@ def _run(
     )
     corpus_cache.prepare(progress)  # for the reference run here (and a local pool's kernels)
     expected = _expected(layout, lab, fingerprint, sandbox, options, progress)
-    tasks = [
-        Task(
-            root=str(layout.root),
-            lab=lab,
-            student=s,
-            staging=str(staging),
-            sandbox=sandbox.to_dict(),
-            log=str(layout.log_dir(lab) / f"{s}.log"),
-            expected=str(expected),
-            timeout=options.timeout,
-        )
-        for s in todo
-    ]
+    tasks = _tasks(layout, lab, todo, staging, sandbox, expected, options.timeout)
     jobs = max(1, min(options.jobs, len(tasks)))
     if pool is None:
         progress(f"grading {len(tasks)} submission(s) of {lab} with {jobs} job(s)")
@@ -280,20 +268,7 @@ def _run(
     entries: list[ledger.Entry] = []
     try:
         for number, result in enumerate(pool.run(tasks), 1):
-            if result.status == "graded":
-                _publish(layout, staging, result)
-            entry = ledger.Entry(
-                student=result.student,
-                lab=lab,
-                status=result.status,
-                submission_sha256=hashes.get(result.student, ""),
-                fingerprint=fingerprint,
-                graded_at=time.strftime("%Y-%m-%d %H:%M:%S"),
-                seconds=result.seconds,
-                events=result.events,
-                cells=result.cells,
-            )
-            ledger.write(layout, entry)
+            entry = _record(layout, staging, result, hashes.get(result.student, ""), fingerprint)
             entries.append(entry)
             progress(f"[{number}/{len(tasks)}] {_describe(entry)}")
     except KeyboardInterrupt:
@@ -306,6 +281,53 @@ def _run(
     pool.close()
     shutil.rmtree(staging, ignore_errors=True)
     return entries
+
+
+def _tasks(
+    layout: Layout,
+    lab: str,
+    students: list[str],
+    staging: Path,
+    sandbox: Sandbox,
+    expected: Path,
+    timeout: int | None,
+) -> list[Task]:
+    """One ``protocol.Task`` per student, all with the same sandbox (serialised once)."""
+    wire = sandbox.to_dict()
+    return [
+        Task(
+            root=str(layout.root),
+            lab=lab,
+            student=s,
+            staging=str(staging),
+            sandbox=wire,
+            log=str(layout.log_file(lab, s)),
+            expected=str(expected),
+            timeout=timeout,
+        )
+        for s in students
+    ]
+
+
+def _record(
+    layout: Layout, staging: Path, result: Result, submission_sha256: str, fingerprint: str
+) -> ledger.Entry:
+    """Publish a finished grading and write its ledger record (in that order)."""
+    if result.status == "graded":
+        _publish(layout, staging, result)
+    entry = ledger.Entry(
+        student=result.student,
+        lab=result.lab,
+        status=result.status,
+        submission_sha256=submission_sha256,
+        fingerprint=fingerprint,
+        graded_at=time.strftime("%Y-%m-%d %H:%M:%S"),
+        seconds=result.seconds,
+        events=result.events,
+        cells=result.cells,
+    )
+    ledger.write(layout, entry)
+    return entry
 
 
 def _expected(
@@ -330,7 +352,7 @@ def _expected(
         student="_reference",
         staging=str(sandbox.workdir),
         sandbox=sandbox.to_dict(),
-        log=str(layout.log_dir(lab) / "_reference.log"),
+        log=str(layout.log_file(lab, "_reference")),
         expected=str(target),
         timeout=options.timeout,
         kind="reference",

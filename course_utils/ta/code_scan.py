@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 
 from nbformat.notebooknode import NotebookNode
 
@@ -51,11 +52,6 @@ def scan_code(nb: NotebookNode, protected: set[str]) -> list[str]:
     reported, as are patched modules, builtins and kernel control, and course file paths.
     """
     found: list[str] = []
-
-    def note(reason: str) -> None:
-        if reason not in found:
-            found.append(reason)
-
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or (meta and not meta.get("solution")):
@@ -63,48 +59,64 @@ def scan_code(nb: NotebookNode, protected: set[str]) -> list[str]:
         source = "\n".join(
             line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
         )
-        for word, reason in _INTROSPECTION.items():
-            if word in source:
-                note(reason)
-        for path in _COURSE_PATHS:
-            if re.search(rf"['\"/]{re.escape(path)}", source):
-                note(f"refers to the course's {path} files")
+        reasons = list(_in_text(source))
         try:
             tree = ast.parse(source)
         except SyntaxError:
-            continue
-        for node in tree.body:
-            targets: list[str] = []
-            if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
-                nodes = node.targets if isinstance(node, ast.Assign) else [node.target]
-                targets = [t.id for t in nodes if isinstance(t, ast.Name)]
-            elif isinstance(node, ast.FunctionDef | ast.ClassDef):
-                targets = [node.name]
-            elif isinstance(node, ast.Import | ast.ImportFrom):
-                targets = [(a.asname or a.name).split(".")[0] for a in node.names]
-            for name in targets:
-                if name in protected:
-                    note(f"rebinds {name}, which the setup cell provides")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
-                nodes = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
-                for target in nodes:
-                    name = _dotted(target)
-                    if isinstance(target, ast.Attribute) and name.split(".")[0] in (
-                        _MODULE_NAMES | protected
-                    ):
-                        note(f"patches {name}")
-            elif isinstance(node, ast.Call):
-                name = _dotted(node.func)
-                if name in _CONTROL:
-                    note(f"calls {name}")
-                if name == "setattr" and node.args:
-                    note(f"calls setattr on {_dotted(node.args[0]) or 'an object'}")
-            elif isinstance(node, ast.Import | ast.ImportFrom):
-                module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-                if module and module.split(".")[0] in {"builtins", "ctypes", "gc", "sqlite3"}:
-                    note(f"imports {module}")
+            tree = None
+        if tree is not None:
+            reasons += [*_rebinds(tree, protected), *_in_tree(tree, protected)]
+        found += [r for r in dict.fromkeys(reasons) if r not in found]
     return found
+
+
+def _in_text(source: str) -> Iterator[str]:
+    """Introspection words and course file paths anywhere in a cell's text."""
+    for word, reason in _INTROSPECTION.items():
+        if word in source:
+            yield reason
+    for path in _COURSE_PATHS:
+        if re.search(rf"['\"/]{re.escape(path)}", source):
+            yield f"refers to the course's {path} files"
+
+
+def _rebinds(tree: ast.Module, protected: set[str]) -> Iterator[str]:
+    """Top-level statements that rebind a name the setup cell provides."""
+    for node in tree.body:
+        targets: list[str] = []
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            nodes = node.targets if isinstance(node, ast.Assign) else [node.target]
+            targets = [t.id for t in nodes if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            targets = [node.name]
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            targets = [(a.asname or a.name).split(".")[0] for a in node.names]
+        for name in targets:
+            if name in protected:
+                yield f"rebinds {name}, which the setup cell provides"
+
+
+def _in_tree(tree: ast.Module, protected: set[str]) -> Iterator[str]:
+    """Patched modules and checks, kernel control, ``setattr``, risky imports, anywhere."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.Delete):
+            nodes = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+            for target in nodes:
+                name = _dotted(target)
+                if isinstance(target, ast.Attribute) and name.split(".")[0] in (
+                    _MODULE_NAMES | protected
+                ):
+                    yield f"patches {name}"
+        elif isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name in _CONTROL:
+                yield f"calls {name}"
+            if name == "setattr" and node.args:
+                yield f"calls setattr on {_dotted(node.args[0]) or 'an object'}"
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+            if module and module.split(".")[0] in {"builtins", "ctypes", "gc", "sqlite3"}:
+                yield f"imports {module}"
 
 
 def protected_names(nb: NotebookNode) -> set[str]:

@@ -65,22 +65,26 @@ def _newest(candidates: list[Candidate], report: Report) -> list[Candidate]:
     return chosen
 
 
-def _write(layout: Layout, folder: list[str], candidate: Candidate, lab: str) -> None:
+def _write(layout: Layout, notebook: Path, candidate: Candidate) -> None:
+    """The submission as ``notebook`` and its ``timestamp.txt`` beside it, under ``grading/``
+    and never through a link."""
+    folder = layout.parts(notebook.parent)
     with candidate.open() as source:
-        nofollow.write_file(layout.grading, [*folder, f"{lab}.ipynb"], source, MAX_BYTES)
+        nofollow.write_file(layout.grading, [*folder, notebook.name], source, MAX_BYTES)
     stamp = _stamp(candidate.when).encode()
     nofollow.write_file(layout.grading, [*folder, "timestamp.txt"], stamp, MAX_BYTES)
 
 
 def _keep_conflict(layout: Layout, lab: str, student: str, group: list[Candidate]) -> Collision:
-    nofollow.remove(layout.grading, ["conflicts", lab, student])
+    kept = layout.conflicts(lab, student)
+    nofollow.remove(layout.grading, layout.parts(kept))
     for number, candidate in enumerate(group, 1):
-        folder = ["conflicts", lab, student, str(number)]
-        _write(layout, folder, candidate, lab)
+        folder = kept / str(number)
+        _write(layout, folder / f"{lab}.ipynb", candidate)
         note = f"key: {candidate.key}\nentry: {candidate.entry}\n".encode()
-        nofollow.write_file(layout.grading, [*folder, "source.txt"], note, MAX_BYTES)
+        nofollow.write_file(layout.grading, [*layout.parts(folder), "source.txt"], note, MAX_BYTES)
     claims = [(c.key, c.entry) for c in group]
-    return Collision(student, claims, layout.grading / "conflicts" / lab / student)
+    return Collision(student, claims, kept)
 
 
 def _gather(
@@ -138,7 +142,7 @@ def collect(
 
 def _clear_resolved(layout: Layout, lab: str, report: Report) -> None:
     """Delete the kept collisions whose students this run has all collected."""
-    folder = layout.grading / "conflicts" / lab
+    folder = layout.conflicts(lab)
     if folder.is_symlink() or not folder.is_dir():
         return
     done = {c.key for c in report.collected}
@@ -153,7 +157,7 @@ def _clear_resolved(layout: Layout, lab: str, report: Report) -> None:
                 lines = note.read_text(encoding="utf-8").splitlines()
                 keys |= {line[5:] for line in lines if line.startswith("key: ")}
         if keys and keys <= done:
-            nofollow.remove(layout.grading, ["conflicts", lab, kept.name])
+            nofollow.remove(layout.grading, layout.parts(kept))
 
 
 def _place(
@@ -169,7 +173,7 @@ def _place(
         if not replace and target.exists():
             report.skip(candidate.entry, f"{student} already has one (--keep-existing)")
             return
-        _write(layout, ["submitted", student, lab], candidate, lab)
+        _write(layout, target, candidate)
         stamp = _stamp(candidate.when)
         report.collected.append(Collected(student, candidate.entry, target, stamp, candidate.key))
     except (OSError, ValueError) as err:

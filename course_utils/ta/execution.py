@@ -108,8 +108,8 @@ class ResilientExecute(Execute):
             index += 1
 
     def _sandbox(self) -> Sandbox | None:
-        data = self.config.get("SandboxedKernelManager", {}).get("sandbox")
-        return Sandbox.from_dict(data) if data else None
+        """The kernels' sandbox, as configured for ``SandboxedKernelManager``."""
+        return Sandbox.of(self.config.get("SandboxedKernelManager", {}).get("sandbox"))
 
     @contextmanager
     def _kernel(self) -> Iterator[None]:

@@ -17,17 +17,18 @@ publishes are its own: no link a kernel made is followed, no file a kernel wrote
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from course_utils.ta import events, scratch
 from course_utils.ta.layout import Layout
 from course_utils.ta.nofollow import copy_tree, wipe
-from course_utils.ta.sandbox import Limits, Sandbox
+from course_utils.ta.protocol import Task
+from course_utils.ta.sandbox import Sandbox
 from course_utils.ta.watchdog import Watchdog, current
 
 __all__ = ["Submission", "begin", "before_kernel", "after_kernel", "KERNEL_FOLDERS"]
@@ -49,21 +50,30 @@ class Submission:
     """Where one submission is graded (paths in the worker's view)."""
 
     sandbox: Sandbox
-    submitted: Path  # nbgrader's submitted_directory: a staged copy
-    autograded: Path  # nbgrader's autograded_directory, in the scratch space
+    layout: Layout  # the course, with nbgrader's submitted and autograded folders in the scratch
     student: str
     lab: str
     watchdog: Watchdog | None = None
     skipped: list[str] = field(default_factory=list)
 
     @property
+    def submitted(self) -> Path:
+        """nbgrader's submitted_directory: the staged copy."""
+        return self.layout.submitted
+
+    @property
+    def autograded(self) -> Path:
+        """nbgrader's autograded_directory, in the scratch space."""
+        return self.layout.autograded
+
+    @property
     def notebook(self) -> Path:
         """The staged submitted notebook."""
-        return self.submitted / self.student / self.lab / f"{self.lab}.ipynb"
+        return self.layout.submission(self.student, self.lab)
 
     def publish(self, target: Path) -> None:
         """Copy the graded folder to ``target`` (outside the scratch space)."""
-        source = self.autograded / self.student / self.lab
+        source = self.layout.autograded_folder(self.student, self.lab)
         if source.is_dir() and not source.is_symlink():
             if target.exists():
                 shutil.rmtree(target)
@@ -85,10 +95,11 @@ class Submission:
         _slot().clear()
 
 
-def begin(task: dict[str, Any]) -> Submission:
+def begin(task: Task) -> Submission:
     """Prepare the scratch space for ``task`` (see the module's docstring)."""
-    root, lab, student = Path(task["root"]), task["lab"], task["student"]
-    limits = Limits(**task["sandbox"]["limits"])
+    lab, student = task.lab, task.student
+    sandbox = Sandbox.from_dict(task.sandbox)  # the one decoding of the task's sandbox
+    limits = sandbox.limits
     slot = _slot()
     slot.fresh(limits.disk_bytes)
     uid, gid = slot.owner()
@@ -99,23 +110,22 @@ def begin(task: dict[str, Any]) -> Submission:
         folder = slot.folder / name
         folder.mkdir(mode=0o700)
         os.chown(folder, uid, gid)
-    source = Layout(root).submission(student, lab).parent
-    staged = slot.folder / "submitted" / student / lab
+    course_layout = Layout(Path(task.root))
+    layout = course_layout.redirected(slot.folder / "submitted", slot.folder / "work")
+    source = course_layout.submission(student, lab).parent
+    staged = layout.submission(student, lab).parent
     skipped: list[str] = []
     if source.is_dir() and not source.is_symlink():
         skipped = copy_tree(source, staged, limit=limits.file_bytes)
     for name in skipped:
         why = "is a link or not a regular file: it was not followed nor graded"
         events.record("suspicious", f"the submission's {name} {why}")
-    workdir = slot.folder / "work" / student / lab
-    sandbox = Sandbox.from_dict(
-        {
-            **task["sandbox"],
-            "root": str(root),
-            "workdir": str(workdir),
-            "scratch": str(slot.folder),
-            "uid": slot.uid,
-        }
+    sandbox = dataclasses.replace(
+        sandbox,
+        root=Path(task.root),
+        workdir=layout.autograded_folder(student, lab),
+        scratch=slot.folder,
+        uid=slot.uid,
     )
     watchdog = Watchdog(
         uid=sandbox.kernel_uid,
@@ -132,8 +142,7 @@ def begin(task: dict[str, Any]) -> Submission:
     )
     return Submission(
         sandbox=sandbox,
-        submitted=slot.folder / "submitted",
-        autograded=slot.folder / "work",
+        layout=layout,
         student=student,
         lab=lab,
         watchdog=watchdog,

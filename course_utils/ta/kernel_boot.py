@@ -9,15 +9,19 @@ The work folder is then put where IPython would put it, so a student's own modul
 
 from __future__ import annotations
 
+__all__ = ["main"]
+
 
 def main() -> None:
     import os
     import sys
 
+    from course_utils.ta.protocol import ISOLATED_ENV
+
     # In bubblewrap's pid namespace the kernel's parent is the namespace's init, which
     # ipykernel's parent poller would take for a dead parent; bwrap --die-with-parent does
     # that job instead.
-    if os.environ.get("COURSE_GRADING_ISOLATED") == "1":
+    if os.environ.get(ISOLATED_ENV) == "1":
         os.environ.pop("JPY_PARENT_PID", None)
     from course_utils.ta import guard
 

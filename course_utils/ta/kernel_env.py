@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from course_utils.ta.protocol import RECORD_ENV
+from course_utils.ta.protocol import ISOLATED_ENV, RECORD_ENV
 
 __all__ = ["kernel_env", "PASSED"]
 
@@ -65,7 +65,7 @@ def kernel_env(
     env.update({name: str(path) for name, path in (caches or {}).items()})
     env["COURSE_GRADING_KERNEL"] = "1"
     env[RECORD_ENV] = "1"  # hidden tests report their results (course_utils.oracle)
-    env["COURSE_GRADING_ISOLATED"] = "1" if isolated else "0"
+    env[ISOLATED_ENV] = "1" if isolated else "0"
     env["NBGRADER_EXECUTION"] = "autograde"
     return env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
 import os
@@ -43,6 +44,7 @@ class Layout:
     """
 
     root: Path
+    config: Any = field(default=None, repr=False, compare=False)  # default: the course's
     _dirs: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -50,11 +52,36 @@ class Layout:
 
         from course_utils import course
 
-        config = course.load_config(self.root)
+        config = self.config if self.config is not None else course.load_config(self.root)
+        object.__setattr__(self, "config", config)
         object.__setattr__(self, "_dirs", CourseDirectory(config=config))
 
     def _folder(self, step: str, student: str = ".", lab: str = ".") -> Path:
-        return Path(self._dirs.format_path(step, student, lab)).resolve()
+        """nbgrader's folder of ``step``, resolved (the course may sit behind a link), and in it
+        the student's and the lab's folders as named: a link there is never followed."""
+        top = Path(self._dirs.format_path(step, ".", "."))
+        return top.resolve() / os.path.relpath(self._dirs.format_path(step, student, lab), top)
+
+    def redirected(self, submitted: Path, autograded: Path) -> Layout:
+        """This course with nbgrader's submitted and autograded folders elsewhere (a grading
+        worker's scratch space), as the worker configures nbgrader for one submission."""
+        config = copy.deepcopy(self.config)
+        config.CourseDirectory.submitted_directory = str(submitted)
+        config.CourseDirectory.autograded_directory = str(autograded)
+        return Layout(self.root, config)
+
+    @property
+    def source(self) -> Path:
+        """The instructor notebooks' folder (nbgrader's source directory)."""
+        return self._folder(self._dirs.source_directory)
+
+    def labs(self) -> list[str]:
+        """Names of the labs: the folders of the source folder holding a notebook of that name."""
+        return sorted(p.name for p in self.source.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+    def release_notebook(self, lab: str) -> Path:
+        """The student version of a lab (nbgrader's release directory: ``labs/``)."""
+        return self._folder(self._dirs.release_directory, ".", lab) / f"{lab}.ipynb"
 
     @property
     def grading(self) -> Path:
@@ -82,9 +109,32 @@ class Layout:
         """Work folders of running grading jobs; anything here after a run is garbage."""
         return self.grading / ".staging"
 
+    def run_folder(self, run_id: str) -> Path:
+        """One grading run's staging folder."""
+        return self.staging / run_id
+
+    @staticmethod
+    def staged(run_folder: Path, student: str, lab: str) -> Path:
+        """Where a worker leaves one graded submission in a run's staging folder."""
+        return run_folder / student / lab
+
     @property
     def trash(self) -> Path:
         return self.grading / ".trash"
+
+    @property
+    def gradebook_release(self) -> Path:
+        """Where the autograder generates a lab the gradebook lacks, leaving ``labs/`` alone."""
+        return self.grading / ".release"
+
+    def conflicts(self, lab: str, student: str | None = None) -> Path:
+        """Where ``course collect`` keeps the submissions that claim the same student id."""
+        folder = self.grading / "conflicts" / lab
+        return folder if student is None else folder / student
+
+    def parts(self, path: Path) -> list[str]:
+        """``path`` as folder names under ``grading`` (for ``nofollow``, which walks them)."""
+        return list(path.relative_to(self.grading).parts)
 
     @property
     def lock_file(self) -> Path:
@@ -94,6 +144,10 @@ class Layout:
     def release_bundles(self) -> Path:
         """Where ``course release`` writes the zips for students."""
         return self.grading / "release"
+
+    def export_file(self, fmt: str) -> Path:
+        """Where ``course export`` writes a format by default: ``grades.csv``, ``<fmt>.csv``."""
+        return self.grading / ("grades.csv" if fmt == "csv" else f"{fmt}.csv")
 
     @property
     def guides(self) -> Path:
@@ -110,11 +164,18 @@ class Layout:
     def log_dir(self, lab: str) -> Path:
         return self.grading / "logs" / lab
 
+    def log_file(self, lab: str, student: str) -> Path:
+        """nbgrader's log of one student's grading (``_reference``: the reference run's)."""
+        return self.log_dir(lab) / f"{student}.log"
+
     def submission(self, student: str, lab: str) -> Path:
         return self._folder(self._dirs.submitted_directory, student, lab) / f"{lab}.ipynb"
 
     def autograded_notebook(self, student: str, lab: str) -> Path:
-        return self._folder(self._dirs.autograded_directory, student, lab) / f"{lab}.ipynb"
+        return self.autograded_folder(student, lab) / f"{lab}.ipynb"
+
+    def autograded_folder(self, student: str, lab: str) -> Path:
+        return self._folder(self._dirs.autograded_directory, student, lab)
 
     def students_with_submissions(self, lab: str) -> list[str]:
         """Students with a folder ``<submitted>/<student>/<lab>/``, sorted."""

@@ -29,12 +29,12 @@ from typing import Any
 
 from course_utils import course
 from course_utils.ta import csvsafe
+from course_utils.ta.layout import Layout
 from course_utils.ta.report import export_csv, rows
 
-__all__ = ["FORMATS", "MOODLE_KEYS", "TARGETS", "Export", "export"]
+__all__ = ["FORMATS", "MOODLE_KEYS", "target_file", "Export", "export"]
 
 FORMATS = ("csv", "canvas", "moodle")
-TARGETS = {f: Path("grading") / ("grades.csv" if f == "csv" else f"{f}.csv") for f in FORMATS}
 MOODLE_KEYS = {"email": "Email address", "idnumber": "ID number"}
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "    Points Possible"
@@ -108,6 +108,14 @@ def _moodle(
             row = [person["first_name"], person["last_name"], value]
             out.append(row + [person["scores"][lab] for lab in labs])
     return out
+
+
+def target_file(root: Path, fmt: str, to: Path | None = None) -> Path:
+    """Where to write: ``to`` (a relative path is from the course root), by default the
+    format's file in ``grading/`` (``Layout.export_file``)."""
+    if to is None:
+        return Layout(root).export_file(fmt)
+    return to if to.is_absolute() else root / to
 
 
 def export(

@@ -30,6 +30,7 @@ __all__ = [
     "GUARD_KEY",
     "GUARD_MODULE",
     "RECORD_ENV",
+    "ISOLATED_ENV",
     "MAX_RECORD_BYTES",
     "Undecodable",
     "Tensor",
@@ -48,6 +49,7 @@ NOT_RUN_KEY = "course_not_run"  # cell metadata: not run because the kernel kept
 GUARD_KEY = "course_guard"  # cell metadata: a cell the grader inserted
 GUARD_MODULE = "course_utils.ta.guard"  # what the inserted cells call
 RECORD_ENV = "COURSE_RECORD"  # set to "1" in grading kernels: hidden tests report records
+ISOLATED_ENV = "COURSE_GRADING_ISOLATED"  # "1" in a kernel inside bubblewrap (kernel_boot)
 MAX_RECORD_BYTES = 32 << 20  # one record larger than this is refused, not parsed
 
 _DTYPES = {

@@ -53,9 +53,9 @@ def _status(layout: Layout, lab: str, student: str) -> tuple[str, list[str], Any
 def rows(root: Path, labs: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per student and lab: scores, status, flags."""
     layout = Layout(root)
-    labs = labs or course.labs(root)
+    labs = labs or layout.labs()
     out: list[dict[str, Any]] = []
-    db_url = course.load_config(root).CourseDirectory.db_url
+    db_url = layout.db_url
     course.use_env_tools()  # a new gradebook runs alembic
     with Gradebook(db_url) as gb:
         students = {s.id: s for s in gb.students}

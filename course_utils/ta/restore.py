@@ -17,21 +17,16 @@ from typing import Any
 import nbformat
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import MissingEntry
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from traitlets import Unicode
 
+from course_utils import notebooks
+from course_utils.notebooks import released_source
 from course_utils.ta import events
 
 __all__ = ["EXECUTION_TAGS", "StripExecutionTags", "RestoreCells", "released_source"]
 
 EXECUTION_TAGS = {"skip-execution", "skip_execution", "raises-exception", "skip"}
-
-
-def released_source(source: str) -> str:
-    """A test cell's source as students received it (hidden tests removed)."""
-    cell = nbformat.v4.new_code_cell(source)
-    ClearHiddenTests()._remove_hidden_test_region(cell)
-    return cell.source
 
 
 class StripExecutionTags(NbGraderPreprocessor):
@@ -44,8 +39,8 @@ class StripExecutionTags(NbGraderPreprocessor):
         found = [t for t in tags if t in EXECUTION_TAGS]
         if found:
             cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-            events.record("tampered", f"removed the tag(s) {', '.join(found)}", gid or f"#{index}")
+            gid = notebooks.grade_id(cell) or f"#{index}"
+            events.record("tampered", f"removed the tag(s) {', '.join(found)}", gid)
         return cell, resources
 
 
@@ -112,8 +107,7 @@ class RestoreCells(OverwriteCells):
 
     def _order(self) -> list[str]:
         """grade_ids in the instructor notebook's order."""
-        nb = nbformat.read(self.source_notebook, as_version=4)
-        return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+        return list(notebooks.cells_by_id(notebooks.read(self.source_notebook)))
 
     def add_missing_grade_cells(
         self, nb: NotebookNode, resources: dict[str, Any]
@@ -125,11 +119,8 @@ class RestoreCells(OverwriteCells):
         order = [gid for gid in self._order() if gid in sources]
 
         def present() -> dict[str, int]:
-            return {
-                c.metadata["nbgrader"]["grade_id"]: i
-                for i, c in enumerate(nb.cells)
-                if "grade_id" in c.metadata.get("nbgrader", {})
-            }
+            ids = (notebooks.grade_id(c) for c in nb.cells)
+            return {gid: i for i, gid in enumerate(ids) if gid is not None}
 
         for position, gid in enumerate(order):
             source = sources[gid]

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict
+from traitlets import Dict, Instance, TraitError, Union, validate
 
 from course_utils.ta.fsview import View, environment_paths
 from course_utils.ta.kernel_env import kernel_env
@@ -129,6 +129,8 @@ class Sandbox:
     uid: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The sandbox as plain JSON data: its form in a ``protocol.Task`` (``Task.sandbox``),
+        decoded again by ``from_dict`` in the worker, once per submission."""
         data = asdict(self)
         for key in ("root", "workdir", "scratch"):
             data[key] = None if data[key] is None else str(data[key])
@@ -138,6 +140,7 @@ class Sandbox:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sandbox:
+        """The sandbox ``to_dict`` wrote."""
         caches = data.get("caches") or {}
         if isinstance(caches, list):  # older records: paths only
             caches = dict(zip(_CACHE_VARS, caches, strict=False))
@@ -151,6 +154,13 @@ class Sandbox:
             scratch=Path(data["scratch"]) if data.get("scratch") else None,
             uid=data.get("uid"),
         )
+
+    @classmethod
+    def of(cls, value: Sandbox | dict[str, Any] | None) -> Sandbox | None:
+        """A configured sandbox: the object itself, or decoded from its ``to_dict``."""
+        if isinstance(value, dict):
+            return cls.from_dict(value) if value else None
+        return value
 
     def part(self, name: str) -> Path | None:
         """A folder of the scratch space: ``tmp``, ``ipc``, ``conn``, ``layers``, ``shm``,
@@ -248,7 +258,8 @@ def default_hidden() -> list[Path]:
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager that starts ``course_utils.ta.kernel_boot`` inside the sandbox.
 
-    Configured with ``SandboxedKernelManager.sandbox`` (``Sandbox.to_dict()``). The kernel
+    Configured with ``SandboxedKernelManager.sandbox``: a ``Sandbox`` (the worker passes the
+    object; a ``Sandbox.to_dict()`` is decoded once, when the trait is set). The kernel
     always runs this environment's Python, whatever kernelspec the notebook names. With a
     scratch space its channels are Unix sockets in the scratch's ``ipc`` folder and its
     connection file sits in ``conn`` (read-only for the kernel); before every start (and
@@ -256,10 +267,18 @@ class SandboxedKernelManager(AsyncKernelManager):
     previous kernel left there is used, and the work folder is given to the kernel's user.
     """
 
-    sandbox = Dict(help="Sandbox.to_dict() of the kernel's sandbox").tag(config=True)
+    sandbox = Union([Instance(Sandbox), Dict()], allow_none=True, help="the kernel's Sandbox").tag(
+        config=True
+    )
+
+    @validate("sandbox")
+    def _decode(self, proposal: Any) -> Sandbox | None:
+        return Sandbox.of(proposal["value"])
 
     def _spec(self) -> Sandbox:
-        return Sandbox.from_dict(self.sandbox)
+        if self.sandbox is None:
+            raise TraitError("SandboxedKernelManager.sandbox is not configured")
+        return self.sandbox
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         spec = self._spec()

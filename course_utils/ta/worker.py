@@ -8,12 +8,15 @@ preprocessors swapped for the hardened ones; nbgrader's log goes to a per-studen
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import sys
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +34,8 @@ from nbgrader.preprocessors import (
     LimitOutput,
     OverwriteKernelspec,
 )
+from traitlets.config import Config
 
-from course_utils import course
 from course_utils.ta import events, isolation, judge, scratch
 from course_utils.ta.code_scan import protected_names, scan_code
 from course_utils.ta.execution import ResilientExecute
@@ -91,19 +94,18 @@ def reference_run(task: Task) -> Result:
     layout, started = Layout(Path(task.root)), time.monotonic()
     events.drain()
     status = "graded"
-    iso = isolation.begin(task.to_json())
+    iso = isolation.begin(task)
     try:
         sandbox = iso.sandbox
         sandbox.workdir.mkdir(parents=True, exist_ok=True)
         if sandbox.kernel_uid is not None:
             os.chown(sandbox.workdir, sandbox.kernel_uid, sandbox.kernel_uid)
-        config = course.load_config(layout.root)
-        timeout = int(task.timeout or config.Execute.timeout or 180)
+        timeout = int(task.timeout or layout.config.Execute.timeout or 180)
         judge.reference_records(
             layout.source_notebook(task.lab),
             sandbox.workdir,
             Path(task.expected),
-            lambda: SandboxedKernelManager(sandbox=sandbox.to_dict()),
+            lambda: SandboxedKernelManager(sandbox=sandbox),
             timeout,
         )
     except Exception as err:  # the TA must see why: the run stops
@@ -118,59 +120,17 @@ def grade_one(task: Task) -> Result:
     """Autograde one student's lab into ``task.staging``; returns scores and findings."""
     root, lab, student = Path(task.root), task.lab, task.student
     layout = Layout(root)
-    staging = Path(task.staging)
-    workdir = staging / student / lab
-    log_file = Path(task.log)
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file, mode="w")
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    loggers = [logging.getLogger(), logging.getLogger("traitlets")]
-    for logger in loggers:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-    events.drain()
-    started = time.monotonic()
-    status = "graded"
-    iso = isolation.begin(task.to_json())  # private user, scratch space, watchdog
-    try:
-        submitted = nbformat.read(iso.notebook, 4)
-        source = nbformat.read(layout.source_notebook(lab), 4)
-        for reason in scan_code(submitted, protected_names(source)):
-            events.record("suspicious", reason)
-    except Exception as err:  # an unreadable notebook: nbgrader will say more
-        logging.getLogger().warning("could not scan the submission: %s", err)
-    sandbox = iso.sandbox
-    config = course.load_config(root)
-    config.CourseDirectory.autograded_directory = str(iso.autograded)
-    config.CourseDirectory.submitted_directory = str(iso.submitted)
-    config.CourseDirectory.db_url = gradebook_url(config.CourseDirectory.db_url)
-    config.CourseDirectory.assignment_id = lab
-    config.CourseDirectory.student_id = student
-    config.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
-    config.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
-    config.RestoreCells.source_notebook = str(layout.source_notebook(lab))
-    config.JudgeCells.expected = task.expected
-    config.SandboxedKernelManager.sandbox = sandbox.to_dict()
-    if task.timeout:
-        config.Execute.timeout = int(task.timeout)
-    try:
-        converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
-        converter.force = True
-        converter.create_student = True
-        converter.start()
-        iso.publish(workdir)
-        if not (workdir / f"{lab}.ipynb").is_file():
-            raise RuntimeError("nbgrader wrote no graded notebook")
-    except BaseException as err:  # nbgrader reports per-submission failures as one exception
-        status = "failed"
-        events.record("failed", f"{type(err).__name__}: {err}".strip()[:300])
-        logging.getLogger().error(traceback.format_exc())
-    finally:
-        iso.end()
-        for logger in loggers:
-            logger.removeHandler(handler)
-        handler.close()
-    if not sandbox.isolate:
+    with _logging_to(Path(task.log)):
+        events.drain()
+        started = time.monotonic()
+        iso = isolation.begin(task)  # private user, scratch space, watchdog
+        try:
+            _scan(iso.notebook, layout.source_notebook(lab))
+            config = _nbgrader_config(task, iso, layout)
+            status = _autograde(config, iso, layout.staged(Path(task.staging), student, lab))
+        finally:
+            iso.end()
+    if not iso.sandbox.isolate:
         events.record("unsandboxed", "graded with --no-sandbox: limits only, no isolation")
     return Result(
         student=student,
@@ -180,6 +140,69 @@ def grade_one(task: Task) -> Result:
         cells=cell_scores(root, lab, student, config.CourseDirectory.db_url),
         seconds=round(time.monotonic() - started, 2),
     )
+
+
+@contextmanager
+def _logging_to(log_file: Path) -> Iterator[None]:
+    """nbgrader's and the worker's log lines, to ``log_file`` (one per submission)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file, mode="w")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    loggers = [logging.getLogger(), logging.getLogger("traitlets")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        handler.close()
+
+
+def _scan(submission: Path, source: Path) -> None:
+    """Record what the code scan finds suspicious in the submission."""
+    try:
+        submitted = nbformat.read(submission, 4)
+        protected = protected_names(nbformat.read(source, 4))
+        for reason in scan_code(submitted, protected):
+            events.record("suspicious", reason)
+    except Exception as err:  # an unreadable notebook: nbgrader will say more
+        logging.getLogger().warning("could not scan the submission: %s", err)
+
+
+def _nbgrader_config(task: Task, iso: isolation.Submission, layout: Layout) -> Config:
+    """nbgrader's configuration for one submission: its folders in the scratch space, the
+    hardened preprocessors, the judge's reports and the kernel's sandbox."""
+    config = copy.deepcopy(iso.layout.config)  # submitted and autograded: in the scratch
+    config.CourseDirectory.db_url = gradebook_url(config.CourseDirectory.db_url)
+    config.CourseDirectory.assignment_id = task.lab
+    config.CourseDirectory.student_id = task.student
+    config.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
+    config.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
+    config.RestoreCells.source_notebook = str(layout.source_notebook(task.lab))
+    config.JudgeCells.expected = task.expected
+    config.SandboxedKernelManager.sandbox = iso.sandbox  # in-process: the object, not its dict
+    if task.timeout:
+        config.Execute.timeout = int(task.timeout)
+    return config
+
+
+def _autograde(config: Config, iso: isolation.Submission, workdir: Path) -> str:
+    """Run nbgrader's ``Autograde`` and publish the graded folder to ``workdir``; the status."""
+    try:
+        converter = Autograde(coursedir=CourseDirectory(config=config), config=config)
+        converter.force = True
+        converter.create_student = True
+        converter.start()
+        iso.publish(workdir)
+        if not (workdir / f"{iso.lab}.ipynb").is_file():
+            raise RuntimeError("nbgrader wrote no graded notebook")
+    except BaseException as err:  # nbgrader reports per-submission failures as one exception
+        events.record("failed", f"{type(err).__name__}: {err}".strip()[:300])
+        logging.getLogger().error(traceback.format_exc())
+        return "failed"
+    return "graded"
 
 
 def cell_scores(root: Path, lab: str, student: str, db_url: str) -> dict[str, Any]:

@@ -73,3 +73,17 @@ class GradedLabs:
 def graded_labs(tmp_path_factory: pytest.TempPathFactory) -> GradedLabs:
     """The graded class of each lab (see ``GradedLabs``)."""
     return GradedLabs(tmp_path_factory)
+
+
+@pytest.fixture
+def no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty cache, online mode, and a Hub endpoint nobody listens on (corpora, pretrained)."""
+    import datasets
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty_cache"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)

@@ -270,17 +270,6 @@ def test_hub_ids() -> None:
     assert not set(HUB) & set(BUNDLED)
 
 
-@pytest.fixture
-def no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty cache, online mode, and a Hub endpoint nobody listens on."""
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty_cache"))
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
-
-
 @pytest.mark.parametrize("name", sorted(HUB))
 def test_hub_corpus_fails_fast_when_unreachable(name: str, no_hub: None) -> None:
     start = time.monotonic()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import datasets
 import huggingface_hub.constants as hub_constants
@@ -66,17 +65,6 @@ def test_the_registry_names_a_hub_data_set() -> None:
     assert PRETRAINED["glove-50"] == ("karmiq/glove", "word", "embeddings")
     with pytest.raises(KeyError, match="glove-50"):
         load_pretrained("word2vec-google-news")
-
-
-@pytest.fixture
-def no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty cache, online mode, and a Hub endpoint nobody listens on."""
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "empty_cache"))
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
-    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
 
 
 def test_unreachable_hub_fails_fast_with_what_to_do(no_hub: None) -> None:

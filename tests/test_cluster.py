@@ -224,3 +224,75 @@ def test_task_and_result_carry_files_as_json():
     assert Task.from_json(json.loads(json.dumps(task.to_json()))) == task
     result = Result("alice", LAB, "graded", [], {}, 1.0, files={"x/b.txt": b"\xff"}, worker="w")
     assert Result.from_json(json.loads(json.dumps(result.to_json()))) == result
+
+
+def test_the_bundle_gradebook_holds_the_lab_and_the_course_stamp(tmp_path: Path):
+    """The lab's gradebook for the workers: its cells and points, the course gradebook's
+    schema stamp (no ``alembic`` process asked), no student."""
+    import sqlite3
+
+    from nbgrader.api import Gradebook
+
+    from course_utils.ta.cluster import make_bundle
+    from course_utils.ta.layout import Layout
+
+    (tmp_path / "course").mkdir()
+    root = make_course(tmp_path / "course", [LAB])
+    expected = tmp_path / "expected.json"
+    expected.write_text("{}")
+    bundle = make_bundle(Layout(root), LAB, expected)
+    copy = tmp_path / "bundle.db"
+    copy.write_bytes(bundle.gradebook)
+    stamp = "SELECT version_num FROM alembic_version"
+    db_file = course.load_config(root).CourseDirectory.db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(db_file) as theirs, sqlite3.connect(copy) as ours:
+        assert ours.execute(stamp).fetchall() == theirs.execute(stamp).fetchall() != []
+    with Gradebook(course.load_config(root).CourseDirectory.db_url) as gb:
+        want = {c.name: c.max_score for c in gb.find_notebook(LAB, LAB).grade_cells}
+    with Gradebook(f"sqlite:///{copy}") as gb:
+        got = {c.name: c.max_score for c in gb.find_notebook(LAB, LAB).grade_cells}
+        assert gb.students == []
+    assert got == want and want
+
+
+def test_the_grading_process_stops_with_its_dask_worker(tmp_path: Path):
+    """A Dask worker killed with SIGKILL leaves no grading process behind, even one that is
+    busy (here: its task pipe held open by another process, so no end of input tells it)."""
+    script = (
+        "import subprocess, sys, time\n"
+        "from pathlib import Path\n"
+        "from course_utils.ta import cluster_task\n"
+        "proc = cluster_task._grader().start(Path(sys.argv[1]))\n"
+        "hold = subprocess.Popen(['sleep', '600'], pass_fds=[proc.stdin.fileno()])\n"
+        "print(proc.pid, hold.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=course.use_env_tools(),
+    )
+    child, holder = map(int, parent.stdout.readline().split())
+    try:
+        time.sleep(1)
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(child):
+            os.kill(child, signal.SIGKILL)
+            pytest.fail("the grading process outlived its Dask worker")
+    finally:
+        os.kill(holder, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for whoever adopted it)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -1,8 +1,9 @@
-"""``course autograde LAB --scheduler ADDRESS``: grade a class on a Dask cluster.
+"""``course autograde LAB --scheduler ADDRESS``: grade a class on a Dask cluster (the client).
 
-Every submission is one Dask task (``grade_remote``) that grades it with the worker code of a
-local run (``worker.grade_one``: bubblewrap and limits, guards, restored cells, the judge) on
-whichever Dask worker runs it. Nothing is shared through a file system:
+Every submission is one Dask task (``cluster_task.grade_remote``) that grades it with the
+worker code of a local run (``worker.main``, in a grading process of the Dask worker's own:
+bubblewrap and limits, guards, restored cells, the judge) on whichever Dask worker runs it.
+Nothing is shared through a file system:
 
 * the client sends, once per run, a ``LabBundle`` (the lab's source folder with its hidden
   tests, ``nbgrader_config.py``, the judge's expected reports) and, with each task, the
@@ -22,7 +23,11 @@ that cannot be reached fails within ``CONNECT_TIMEOUT_S`` naming the address. A 
 course package differs from the client's (``grader_id``) or that cannot sandbox refuses the
 task, and the run stops with its message.
 
-``--scheduler local`` starts a ``LocalCluster`` of ``--jobs`` single-threaded worker processes.
+``--scheduler local`` starts a ``LocalCluster`` of ``--jobs`` single-threaded worker processes
+(``LOCAL_WORKER_CONFIG``: no statistical profiler, and each worker's grading process started
+with it, through ``cluster_task``'s preload hook). On connecting, the client has every worker
+start its grading process if it has none, so nbgrader's imports overlap with the client's own
+preparation instead of delaying the first task.
 """
 
 from __future__ import annotations
@@ -31,22 +36,27 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import functools
 import hashlib
-import logging
 import os
 import shutil
+import sqlite3
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from course_utils import course
+from course_utils.ta.cluster_task import (
+    INSTALL,
+    WorkerRefused,
+    grade_remote,
+    grader_id,
+    read_folder,
+    warm,
+    write_folder,
+)
 from course_utils.ta.layout import Layout
 from course_utils.ta.protocol import LabBundle, Result, Task
-
-_log = logging.getLogger(__name__)
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -54,37 +64,19 @@ __all__ = [
     "WorkerRefused",
     "grade_remote",
     "grader_id",
+    "make_bundle",
     "record",
 ]
 
 CONNECT_TIMEOUT_S = 10
 WORKER_WAIT_S = 300  # how long a run waits for a first worker (a batch job may be queued)
-_INSTALL = 'pip install -e ".[cluster]"'
-_LOCK = threading.Lock()  # one grading at a time per worker process (findings are global)
-
-
-class WorkerRefused(RuntimeError):
-    """A Dask worker that must not grade: another version of the course package, no sandbox."""
-
-
-@functools.cache
-def grader_id() -> str:
-    """The course package's version and a digest of its code: client and workers must agree."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import course_utils
-
-    try:
-        release = version("course-utils")
-    except PackageNotFoundError:
-        release = "not installed"
-    here = Path(course_utils.__file__).resolve().parent
-    digest = hashlib.sha256()
-    for module in sorted(here.rglob("*.py")):
-        if module.parent.name in {"ta", "course_utils"}:
-            digest.update(module.relative_to(here).as_posix().encode() + b"\0")
-            digest.update(module.read_bytes())
-    return f"course-utils {release} (code {digest.hexdigest()[:16]})"
+# Dask settings of ``--scheduler local``'s workers: no statistical profiler (it samples every
+# thread every 10 ms; nothing reads its figures), and the grading process started with each
+# worker (``cluster_task.dask_setup``)
+LOCAL_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.preload": ["course_utils.ta.cluster_task"],
+}
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -95,7 +87,7 @@ def _distributed() -> Any:
         import distributed
     except ImportError:
         raise RuntimeError(
-            f"--scheduler needs Dask distributed, an optional extra: {_INSTALL}"
+            f"--scheduler needs Dask distributed, an optional extra: {INSTALL}"
         ) from None
     return distributed
 
@@ -111,13 +103,16 @@ class DaskPool:
         self.futures: dict[Any, Task] = {}
         try:
             if address == "local":
-                self.cluster = distributed.LocalCluster(
-                    n_workers=max(1, jobs),
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                )
+                import dask
+
+                with dask.config.set(LOCAL_WORKER_CONFIG):  # the nannies pass it on
+                    self.cluster = distributed.LocalCluster(
+                        n_workers=max(1, jobs),
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address=None,
+                    )
                 self.client = distributed.Client(self.cluster, timeout=CONNECT_TIMEOUT_S)
             elif address.endswith(".json") and Path(address).is_file():
                 self.client = distributed.Client(scheduler_file=address, timeout=CONNECT_TIMEOUT_S)
@@ -152,16 +147,20 @@ class DaskPool:
             listed = "; ".join(f"{w} runs {found}" for w, found in sorted(wrong.items()))
             raise RuntimeError(
                 f"refusing to grade: this client runs {mine}, but {listed}. Install the "
-                f"client's version on every worker ({_INSTALL} at the same commit, or the "
+                f"client's version on every worker ({INSTALL} at the same commit, or the "
                 "same image)"
             )
+        # each worker starts its grading process now (a fork, no waiting for its imports), so
+        # nbgrader loads there while the client prepares; one that fails tries again per task
+        self.client.run(warm, on_error="ignore")
 
     def run(self, tasks: list[Task]) -> Iterator[Result]:
         """Submit every task; yield each result once, recorded in the client's gradebook."""
         distributed = _distributed()
         if not tasks:
             return
-        bundle = make_bundle(Layout(Path(tasks[0].root)), tasks[0].lab, Path(tasks[0].expected))
+        layout = Layout(Path(tasks[0].root))
+        bundle = make_bundle(layout, tasks[0].lab, Path(tasks[0].expected))
         # a task, not scattered data: if the worker holding it dies, it is recomputed
         shared = self.client.submit(_identity, bundle, key=f"lab-bundle-{bundle.key[:16]}")
         workers = len(self.client.scheduler_info(n_workers=-1)["workers"])
@@ -172,9 +171,7 @@ class DaskPool:
         for task in tasks:
             remote = dataclasses.replace(
                 task,
-                submission_files=_read_folder(
-                    Path(task.root) / "grading/submitted" / task.student / task.lab
-                ),
+                submission_files=read_folder(layout.submission(task.student, task.lab).parent),
                 grader=bundle.grader,
             )
             key = f"grade-{task.lab}-{task.student}-{os.urandom(4).hex()}"
@@ -201,7 +198,7 @@ class DaskPool:
             if task.student in seen:  # one result per submission, whatever the scheduler did
                 continue
             seen.add(task.student)
-            yield _receive(task, result)
+            yield _receive(layout, task, result)
         shared.release()
 
     def close(self, kill: bool = False) -> None:
@@ -223,9 +220,7 @@ def _identity(value: Any) -> Any:
 
 def make_bundle(layout: Layout, lab: str, expected: Path) -> LabBundle:
     """The lab's shared payload, read from the client's course."""
-    from course_utils.ta.protocol import LabBundle
-
-    source = _read_folder(layout.source_notebook(lab).parent)
+    source = read_folder(layout.source_notebook(lab).parent)
     config = (layout.root / course.CONFIG_FILE).read_text(encoding="utf-8")
     reports = expected.read_text(encoding="utf-8")
     grader = grader_id()
@@ -242,15 +237,18 @@ def _lab_gradebook(root: Path, lab: str) -> bytes:
     """A new gradebook with only ``lab``'s definition, copied from the course's: what a worker
     needs to autograde it (no student, no grade; generating it there would take a minute)."""
     from nbgrader.api import Gradebook
+    from sqlalchemy import text
 
-    course.use_env_tools()  # a new gradebook runs alembic
+    course.use_env_tools()  # without a stamp to copy, a new gradebook runs alembic
     config = course.load_config(root)
     course_id = config.CourseDirectory.course_id or "default_course"
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "gradebook.db"
         with Gradebook(config.CourseDirectory.db_url, course_id) as source:
             assignment = source.find_assignment(lab)
+            _stamp_like(source, target)
             with Gradebook(f"sqlite:///{target}", course_id) as copy:
+                copy.db.execute(text("PRAGMA synchronous=OFF"))  # a scratch file, read once
                 copy.update_or_create_assignment(lab, duedate=assignment.duedate)
                 for nb in assignment.notebooks:
                     copy.update_or_create_notebook(nb.name, lab)
@@ -285,25 +283,40 @@ def _lab_gradebook(root: Path, lab: str) -> bytes:
         return target.read_bytes()
 
 
-def _receive(task: Task, result: Result) -> Result:
+def _stamp_like(source: Any, target: Path) -> None:
+    """Give the new gradebook ``target`` the course gradebook's schema version (alembic's
+    stamp) before nbgrader opens it: nbgrader would ask a new ``alembic`` process (2-3 s)."""
+    from sqlalchemy import text
+
+    try:
+        version = source.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # noqa: BLE001 - no stamp to copy: nbgrader makes its own
+        return
+    if version:
+        with contextlib.closing(sqlite3.connect(target)) as db, db:
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (version,))
+
+
+def _receive(layout: Layout, task: Task, result: Result) -> Result:
     """Put a remote result where a local worker would have left it, and record it."""
-    staging = Path(task.staging) / task.student / task.lab
+    staging = Layout.staged(Path(task.staging), task.student, task.lab)
     if result.status == "graded":
         shutil.rmtree(staging, ignore_errors=True)
-        _write_folder(staging, result.files)
+        write_folder(staging, result.files)
     log = Path(task.log)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(result.log_text + (f"\ngraded on {result.worker}\n" if result.worker else ""))
-    notebook = staging / f"{task.lab}.ipynb"
+    notebook = staging / layout.submission(task.student, task.lab).name
     try:
-        record(Path(task.root), task.lab, task.student, notebook if notebook.is_file() else None)
+        record(layout.root, task.lab, task.student, notebook if notebook.is_file() else None)
     except Exception as err:  # noqa: BLE001 - the gradebook refused it: the grading failed
         result.status = "failed"
         result.events.append({"flag": "failed", "detail": f"could not record: {err}"[:300]})
     from course_utils.ta.worker import cell_scores, gradebook_url
 
-    db_url = gradebook_url(course.load_config(Path(task.root)).CourseDirectory.db_url)
-    result.cells = cell_scores(Path(task.root), task.lab, task.student, db_url)
+    db_url = gradebook_url(layout.db_url)
+    result.cells = cell_scores(layout.root, task.lab, task.student, db_url)
     result.files = {}
     return result
 
@@ -344,145 +357,3 @@ def record(root: Path, lab: str, student: str, graded: Path | None) -> None:
     }
     for step in (AtomicSaveAutoGrades(config=config), AssignLatePenalties(config=config)):
         nb, resources = step.preprocess(nb, resources)
-
-
-# --- the worker ------------------------------------------------------------------------------
-
-
-def grade_remote(task: Task, bundle: LabBundle) -> Result:
-    """Grade one submission on this Dask worker, in a private course; runs as a Dask task."""
-    from course_utils.ta.sandbox import bwrap_available
-
-    where = _worker_address()
-    mine = grader_id()
-    if task.grader != mine or bundle.grader != mine:
-        raise WorkerRefused(
-            f"worker {where} runs {mine} but the client runs {task.grader}: install the "
-            f"client's version on every worker ({_INSTALL} at the same commit, or the same image)"
-        )
-    if task.sandbox.get("isolate", True) and (why := bwrap_available()):
-        raise WorkerRefused(f"worker {where} cannot sandbox the kernel: {why}")
-    with _LOCK:
-        result = _grade_private(task, bundle)
-    result.worker = where
-    return result
-
-
-def _grade_private(task: Task, bundle: LabBundle) -> Result:
-    from course_utils.ta import corpus_cache
-    from course_utils.ta.sandbox import default_caches, default_hidden
-    from course_utils.ta.worker import grade_one
-
-    base, hide = _base_dir()
-    template = _template(base, bundle)
-    corpus_cache.prepare(_log.warning)  # this worker's machine: its kernels' cache
-    (base / "tasks").mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="grade-", dir=base / "tasks"))
-    try:
-        shutil.copytree(template, root, dirs_exist_ok=True)
-        _write_folder(root / "grading/submitted" / task.student / task.lab, task.submission_files)
-        expected = root / "grading/judge" / task.lab / "expected.json"
-        expected.parent.mkdir(parents=True, exist_ok=True)
-        expected.write_text(bundle.expected_text, encoding="utf-8")
-        staging = root / "grading/.staging/remote"
-        staging.mkdir(parents=True)
-        log = root / "grading/logs" / task.lab / f"{task.student}.log"
-        threads = int(os.environ.get("COURSE_KERNEL_THREADS", "1"))
-        sandbox = {
-            **task.sandbox,
-            "root": str(root),
-            "limits": {**task.sandbox["limits"], "threads": threads},
-            "hidden": [str(p) for p in [*default_hidden(), hide]],
-            "caches": {name: str(path) for name, path in default_caches().items()},
-        }
-        local = dataclasses.replace(
-            task,
-            root=str(root),
-            staging=str(staging),
-            sandbox=sandbox,
-            log=str(log),
-            expected=str(expected),
-            submission_files={},
-        )
-        result = grade_one(local)
-        if result.status == "graded":
-            result.files = _read_folder(staging / task.student / task.lab)
-        if log.is_file():
-            result.log_text = log.read_text(encoding="utf-8", errors="replace")
-        return result
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _worker_address() -> str:
-    try:
-        from distributed import get_worker
-
-        return get_worker().address
-    except (ImportError, ValueError):
-        return f"pid {os.getpid()}"
-
-
-def _base_dir() -> tuple[Path, Path]:
-    """This worker process's folder for private courses, and a folder to hide from kernels
-    (the Dask scratch space holds other workers' private courses, and their hidden tests)."""
-    try:
-        from distributed import get_worker
-
-        local = Path(get_worker().local_directory)
-        hide = local.parent
-    except (ImportError, ValueError):
-        local = Path(tempfile.gettempdir()) / f"course-grading-{os.getpid()}"
-        hide = local
-    return local / "course-grading", hide
-
-
-_OVERRIDES = """
-
-# --- added by course_utils.ta.cluster: this private copy of the course is graded in place ---
-import os as _os
-
-_private = _os.path.dirname(_os.path.abspath(__file__))
-c.CourseDirectory.root = _private
-c.CourseDirectory.db_url = "sqlite:///" + _os.path.join(_private, "grading", "gradebook.db")
-"""
-
-
-def _template(base: Path, bundle: LabBundle) -> Path:
-    """A private course with the bundle's lab in its gradebook, made once per bundle."""
-    target = base / "templates" / bundle.key[:32]
-    if (target / ".ready").is_file():
-        return target
-    building = target.with_name(f".{target.name}.building")
-    shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
-    (building / course.CONFIG_FILE).write_text(bundle.config_text + _OVERRIDES, encoding="utf-8")
-    _write_folder(building / "solutions" / bundle.lab, bundle.source_files)
-    (building / "grading").mkdir()
-    (building / "grading" / "gradebook.db").write_bytes(bundle.gradebook)
-    course.use_env_tools()
-    (building / ".ready").touch()
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(building, target)
-    return target
-
-
-def _read_folder(folder: Path) -> dict[str, bytes]:
-    if not folder.is_dir():
-        return {}
-    return {
-        path.relative_to(folder).as_posix(): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and ".ipynb_checkpoints" not in path.parts
-    }
-
-
-def _write_folder(folder: Path, files: dict[str, bytes]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, raw in files.items():
-        parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts or not parts:
-            raise ValueError(f"refusing to write {name!r} outside {folder}")
-        path = folder.joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(raw)

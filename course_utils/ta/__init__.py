@@ -33,6 +33,8 @@ One module, one job:
 * ``execution``: cell execution that survives dead and stuck kernels;
 * ``scores``: grades saved to the gradebook in one transaction;
 * ``worker`` and ``autograde``: grading one submission, and the whole class with ``--jobs N``;
+* ``cluster`` and ``cluster_task``: the class on Dask (the client's side; the worker's task and
+  its grading process);
 * ``ledger``: what happened to each submission (the audit trail);
 * ``feedback``: feedback built from the judge's verdicts, without hidden tests;
 * ``report``: the grades CSV and the audit report.

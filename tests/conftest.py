@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import grading_harness
@@ -18,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if os.environ.get("PYTEST_XDIST_WORKER"):  # two workers on two cores: one thread each,
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # for this process and the kernels it starts
     os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# A suite started in the background (`make test &`, nohup, some CI runners) inherits SIGINT
+# ignored, and so would every `course` command it starts: the tests of the TA's Ctrl-C need it
+# as a terminal has it. A handler set here is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -259,15 +259,15 @@ def _load_hub(name: str, split: str) -> datasets.Dataset:
     try:
         dataset = hub.load_dataset(repo_id, config, split)
     except hub.HubUnavailableError as err:
-        _unavailable(name, err.reason, err)
+        _unavailable(name, err)
     return dataset.select_columns(["text"])
 
 
-def _unavailable(name: str, reason: str, cause: BaseException | None = None) -> NoReturn:
+def _unavailable(name: str, err: hub.HubUnavailableError) -> NoReturn:
     repo_id, config = HUB[name]
     where = repo_id if config is None else f"{repo_id}, config {config!r}"
     raise CorpusUnavailableError(
         f"cannot load the Hub corpus {name!r} ({where}): it is not in the local datasets cache "
-        f"and {reason}. Connect to the internet and retry, or use the offline default corpus: "
+        f"and {err.reason}. {err.advice}, or use the offline default corpus: "
         "load_corpus('default') works without a connection."
-    ) from cause
+    ) from err

@@ -38,11 +38,15 @@ _TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 class HubUnavailableError(OSError):
-    """A data set is not in the local cache and cannot be downloaded; ``reason`` says why."""
+    """A data set is not in the local cache and cannot be downloaded.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    ``reason`` says why, ``advice`` what the user can do about that reason.
+    """
+
+    def __init__(self, reason: str, advice: str) -> None:
+        super().__init__(f"{reason}. {advice}")
         self.reason = reason
+        self.advice = advice
 
 
 def cache_dir() -> str | None:
@@ -135,15 +139,24 @@ def load_dataset(repo_id: str, config: str | None, split: str) -> datasets.Datas
     except OSError:
         pass  # not in the cache (ConnectionError, FileNotFoundError)
     if offline_requested():
-        raise HubUnavailableError("offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)")
+        raise HubUnavailableError(
+            "offline mode is on (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)",
+            "Unset HF_HUB_OFFLINE and HF_DATASETS_OFFLINE to allow the download and try again",
+        )
     url = endpoint()
     problem = probe(url)
     if problem is not None:
-        raise HubUnavailableError(f"{url} is unreachable: {problem}")
+        raise HubUnavailableError(
+            f"{url} is unreachable: {problem}",
+            "You are offline: connect to the internet and try again",
+        )
     try:
         return datasets.load_dataset(repo_id, config, split=split, cache_dir=cache_dir())
     except (ConnectionError, TimeoutError, *_transport_errors()) as err:
-        raise HubUnavailableError(f"the download failed: {type(err).__name__}: {err}") from err
+        raise HubUnavailableError(
+            f"the Hub answered but the download failed: {type(err).__name__}: {err}",
+            "Try again later, or from another network",
+        ) from err
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:

@@ -75,15 +75,15 @@ def load_pretrained(
     try:
         table = hub.load_dataset(repo_id, None, "train")
     except hub.HubUnavailableError as err:
-        _unavailable(name, err.reason, err)
+        _unavailable(name, err)
     with hub.quiet():
         return vectors_from_dataset(table, word_column, vector_column, max_words)
 
 
-def _unavailable(name: str, reason: str, cause: BaseException | None = None) -> NoReturn:
+def _unavailable(name: str, err: hub.HubUnavailableError) -> NoReturn:
     raise PretrainedUnavailableError(
         f"cannot load the pre-trained vectors {name!r} ({PRETRAINED[name][0]} on the Hugging Face "
-        f"Hub): they are not in the local datasets cache and {reason}. You are offline. Connect "
-        "to the internet and call load_pretrained again (the download is kept in the cache), or "
-        "work with vectors you train yourself on the offline corpus load_corpus('default')."
-    ) from cause
+        f"Hub): they are not in the local datasets cache and {err.reason}. {err.advice} (a "
+        "download is kept in the cache), or work with vectors you train yourself on the offline "
+        "corpus load_corpus('default')."
+    ) from err

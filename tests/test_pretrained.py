@@ -74,7 +74,8 @@ def test_unreachable_hub_fails_fast_with_what_to_do(no_hub: None) -> None:
     assert time.monotonic() - start < 30  # a hang guard, not a benchmark
     message = str(info.value)
     assert "'glove-50'" in message and "karmiq/glove" in message and "127.0.0.1:9" in message
-    assert "You are offline" in message and "load_corpus('default')" in message
+    assert "You are offline: connect to the internet" in message
+    assert "load_corpus('default')" in message
     assert datasets.config.HF_HUB_OFFLINE is False  # the temporary offline mode was undone
     assert hub_constants.HF_HUB_OFFLINE is False
 
@@ -86,5 +87,21 @@ def test_offline_mode_does_not_probe(no_hub: None, monkeypatch: pytest.MonkeyPat
         raise AssertionError("offline mode must not touch the network")
 
     monkeypatch.setattr(hub, "probe", no_probe)
-    with pytest.raises(PretrainedUnavailableError, match="offline mode is on"):
+    with pytest.raises(PretrainedUnavailableError, match="offline mode is on") as info:
         load_pretrained()
+    assert "Unset HF_HUB_OFFLINE" in str(info.value) and "You are offline" not in str(info.value)
+
+
+def test_a_failed_download_from_a_reachable_hub_says_so(
+    no_hub: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def load(*args, **kwargs):  # not cached (offline attempt), then the transfer breaks
+        raise ConnectionError("connection reset by peer")
+
+    monkeypatch.setattr(hub, "probe", lambda url, timeout=0.0: None)  # the Hub answers
+    monkeypatch.setattr(datasets, "load_dataset", load)
+    with pytest.raises(PretrainedUnavailableError) as info:
+        load_pretrained("glove-50")
+    message = str(info.value)
+    assert "the Hub answered but the download failed: ConnectionError" in message
+    assert "Try again later" in message and "You are offline" not in message

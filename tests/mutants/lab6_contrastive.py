@@ -53,6 +53,14 @@ _NCE_CHECKS = """\
         raise ValueError("expected s_pos (B,), s_neg (B, K >= 1) and log-noise of those shapes")
 """
 _NCE_DEF = "def nce_pair_losses(s_pos, s_neg, log_noise_pos, log_noise_neg):\n" + _NCE_CHECKS
+_NCE_LOGITS = (  # the reference's logits, for the mutants whose bug comes after them
+    _NCE_DEF
+    + """\
+    log_k = math.log(s_neg.shape[1])
+    logit_pos = s_pos - log_k - log_noise_pos
+    logit_neg = s_neg - log_k - log_noise_neg
+"""
+)
 
 SURROGATE, MC, BV, NOISE, RECT, NCE = (
     "surrogate_F",
@@ -410,11 +418,8 @@ MUTANTS = [
     mutant(
         "nce_mean_of_negatives",
         NCE,
-        _NCE_DEF
+        _NCE_LOGITS
         + """\
-    log_k = math.log(s_neg.shape[1])
-    logit_pos = s_pos - log_k - log_noise_pos
-    logit_neg = s_neg - log_k - log_noise_neg
     return F.softplus(-logit_pos) + F.softplus(logit_neg).mean(dim=-1)  # mean, not sum
 """,
         T_NCE,
@@ -423,11 +428,8 @@ MUTANTS = [
     mutant(
         "nce_log_of_sigmoid",
         NCE,
-        _NCE_DEF
+        _NCE_LOGITS
         + """\
-    log_k = math.log(s_neg.shape[1])
-    logit_pos = s_pos - log_k - log_noise_pos
-    logit_neg = s_neg - log_k - log_noise_neg
     # log(sigmoid(x)) is -inf once sigmoid(x) rounds to 0
     return -torch.log(torch.sigmoid(logit_pos)) - torch.log(torch.sigmoid(-logit_neg)).sum(dim=-1)
 """,

@@ -31,7 +31,6 @@ The numbers go to ``benchmarks/baseline_sgns_levers.json``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import time
@@ -44,7 +43,16 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from benchmarks.sgns_vs_gensim import SETTINGS, corpus, quality, reference_code, run_gensim
+from benchmarks.sgns_vs_gensim import (
+    SETTINGS,
+    checksum,
+    corpus,
+    quality,
+    reference_code,
+    run_gensim,
+    run_ours,
+    training_data,
+)
 from course_utils import device, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,52 +219,23 @@ def train(
     return seconds
 
 
-def checksum(V: torch.Tensor) -> str:
-    """The first 16 hex digits of the SHA-256 of V's bytes: equal only for bitwise-equal V."""
-    return hashlib.sha256(V.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
-
-
 def profile_reference(ref, vocab, ids_all, sentence_all, *, epochs, lr, dev) -> dict:
-    """The reference's run with its step timed apart: where the time goes."""
+    """The reference's run (``run_ours``, 1 thread), its step timed apart: where time goes."""
     spent: dict[str, list[float]] = defaultdict(list)
-    original = ref["sgns_step"]
+    original = ref["sgns_step"]  # train_sgns looks it up in the notebook's namespace
     ref["sgns_step"] = _timed(original, spent, "sgns_step (gather, scores, index_add_)", dev)
     try:
-        ids, sentence, noise, p_discard = _data(ref, vocab, ids_all, sentence_all, dev)
-        seed_everything(0)
-        model = ref["SGNS"](len(vocab), SETTINGS["dim"]).to(dev)
-        history = ref["train_sgns"](
-            model, ids, sentence, noise, p_discard, window=SETTINGS["window"],
-            k=SETTINGS["negative"], epochs=epochs, batch_size=BATCH, lr=lr, seed=0,
-            show_progress=False,
-        )  # fmt: skip
+        row = run_ours(ref, vocab, ids_all, sentence_all, epochs=epochs, lr=lr, threads=1, dev=dev)
     finally:
         ref["sgns_step"] = original
-    total = history["seconds"]
-    return {
-        "seconds": total,
-        "raw_words_per_s": epochs * len(ids_all) / total,
-        "profile_share": _shares(spent, total, "windows, shuffle, negative draws, Python loop"),
-        "quality": quality(model.V.weight.detach(), vocab.itos),
-        "checksum_V": checksum(model.V.weight),
-        "reproducible": True,
-    }
+    rest = "windows, shuffle, negative draws, Python loop"
+    return row | {"profile_share": _shares(spent, row["seconds"], rest), "reproducible": True}
 
 
 def _shares(spent: dict[str, list[float]], total: float, rest: str, workers: int = 1) -> dict:
     """Each part's share of ``total``; with threads, a part's seconds are the threads' mean."""
     shares = {name: sum(t) / workers / total for name, t in spent.items()}
     return shares | {f"the rest ({rest})": 1 - sum(shares.values())}
-
-
-def _data(ref, vocab, ids_all, sentence_all, dev):
-    """The kept tokens, their sentences, the noise distribution and the discard probabilities."""
-    keep = ref["min_count_filter"](ids_all, vocab.counts, SETTINGS["min_count"])
-    counts = vocab.counts.clone()
-    counts[0] = 0
-    noise = ref["noise_distribution"](counts).to(dev)
-    p_discard = ref["discard_probability"](vocab.frequencies().float(), SETTINGS["sample"]).to(dev)
-    return ids_all[keep].to(dev), sentence_all[keep].to(dev), noise, p_discard
 
 
 def _compile(ref, vocab, ids, n_shared: int) -> tuple[Callable, float, float]:
@@ -313,7 +292,7 @@ def run_lever(
 ) -> dict:
     """One lever's row: ``threads`` intra-op threads, ``workers`` Hogwild Python threads."""
     torch.set_num_threads(threads)
-    ids, sentence, noise, p_discard = _data(ref, vocab, ids_all, sentence_all, dev)
+    ids, sentence, noise, p_discard = training_data(ref, vocab, ids_all, sentence_all, dev)
     step = per_centre_step if per_centre else shared_step
     if compiled:  # the shared step only
         step, compile_s, compile_diff = _compile(ref, vocab, ids, n_shared)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import platform
@@ -84,14 +85,24 @@ def quality(vectors, words) -> dict[str, float]:
     return {k: round(v, 4) for k, v in evaluate_all(vectors, words).items()}
 
 
-def run_ours(ref, vocab, ids_all, sentence_all, *, epochs, lr, threads, dev) -> dict:
-    torch.set_num_threads(threads)
+def training_data(ref, vocab, ids_all, sentence_all, dev):
+    """The kept tokens, their sentences, the noise distribution and the discard probabilities."""
     keep = ref["min_count_filter"](ids_all, vocab.counts, SETTINGS["min_count"])
-    ids, sentence = ids_all[keep].to(dev), sentence_all[keep].to(dev)
     counts = vocab.counts.clone()
     counts[0] = 0
     noise = ref["noise_distribution"](counts).to(dev)
     p_discard = ref["discard_probability"](vocab.frequencies().float(), SETTINGS["sample"]).to(dev)
+    return ids_all[keep].to(dev), sentence_all[keep].to(dev), noise, p_discard
+
+
+def checksum(V: torch.Tensor) -> str:
+    """The first 16 hex digits of the SHA-256 of V's bytes: equal only for bitwise-equal V."""
+    return hashlib.sha256(V.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def run_ours(ref, vocab, ids_all, sentence_all, *, epochs, lr, threads, dev) -> dict:
+    torch.set_num_threads(threads)
+    ids, sentence, noise, p_discard = training_data(ref, vocab, ids_all, sentence_all, dev)
     seed_everything(0)
     torch.utils.deterministic.fill_uninitialized_memory = False  # as in the notebook
     model = ref["SGNS"](len(vocab), SETTINGS["dim"]).to(dev)
@@ -116,6 +127,7 @@ def run_ours(ref, vocab, ids_all, sentence_all, *, epochs, lr, threads, dev) -> 
         "effective_words_per_s": history["kept_words"] / seconds,
         "pairs_per_s": history["pairs"] / seconds,
         "quality": quality(model.V.weight.detach(), vocab.itos),
+        "checksum_V": checksum(model.V.weight),
     }
 
 

@@ -2,9 +2,9 @@
 
 ``course autograde`` (sandbox, judge, gradebook) grades, in one run per lab: the reference
 solution (full automatic marks), the untouched release (0) and the typical bug of
-``tests/typical_bugs/<lab>.py`` (exactly the points it should lose). The same run grades the
-lab's mutants (``tests/test_mutants.py``). nbgrader's validator accepts the solution and finds
-no passing test in the release.
+``tests/typical_bugs/<lab>.py`` (exactly the points it should lose), each with only the lab's
+demonstration cells left out. The same run grades the lab's mutants (``tests/test_mutants.py``).
+nbgrader's validator accepts the solution and finds no passing test in the release.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 from grading_harness import answer_cells, auto_scores, by_lab, cells, max_scores, notebook
 from nbgrader.validator import Validator
 
-from course_utils import course
+from course_utils import course, notebooks
+from course_utils.ta.demo_cells import NOT_RUN_NOTE, demo_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = course.labs(ROOT)
@@ -60,6 +61,19 @@ def test_the_graded_test_cells_show_the_judges_verdict(graded_labs, lab: str):
     for gid in max_scores(lab):
         outputs = cells(graded)[gid].outputs
         assert len(outputs) == 1 and outputs[0].text.startswith("hidden tests: all"), gid
+
+
+@pytest.mark.parametrize("lab", by_lab(LABS))
+def test_only_the_demonstrations_are_left_out(graded_labs, lab: str):
+    graded = nbformat.read(notebook(graded_labs[lab], "grading/autograded/reference", lab), 4)
+    demos = demo_cells(notebooks.read(notebook(ROOT, "solutions", lab)))
+    for index, cell in enumerate(graded.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        gid = notebooks.grade_id(cell) or f"#{index}"
+        left_out = [o.get("text") for o in cell.outputs] == [NOT_RUN_NOTE]
+        assert left_out == (gid in demos), gid
+        assert left_out or cell.execution_count is not None, f"{gid} did not run"
 
 
 def test_validator_passes_the_solution(course_copy: Path):

@@ -3,7 +3,8 @@
 The kernel is started by ``SandboxedKernelManager`` with ``isolate=False`` (limits only), so
 the tests run wherever a kernel runs; each must show one job of the preprocessor: a death is
 survived (the state before it replayed), restarts are bounded, a hang is interrupted, no tag
-skips a cell, outputs are bounded. A few seconds per test.
+skips a cell, outputs are bounded, a demonstration nothing needs is left out. A few seconds
+per test.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+from preprocessor_notebooks import cell as nbgrader_cell
 from traitlets.config import Config
 
 from course_utils.ta import events
+from course_utils.ta.demo_cells import NOT_RUN_NOTE
 from course_utils.ta.execution import ResilientExecute
 from course_utils.ta.protocol import NOT_RUN_KEY
 from course_utils.ta.sandbox import Limits, Sandbox
@@ -85,3 +88,15 @@ def test_no_tag_skips_a_cell_and_outputs_are_bounded(tmp_path: Path):
     kept = sum(len(o.get("text", "")) for o in nb.cells[1].outputs)
     assert 0 < kept < 20_000, kept
     assert found == []
+
+
+def test_a_demo_is_not_run_nor_replayed_and_says_so(tmp_path: Path):
+    demo = nbgrader_cell("code", "print('demo ran')\nshown = 1", "demo", locked=True)
+    used = nbgrader_cell("code", "print('demo ran')\nneeded = 2", "used", locked=True)
+    sources = [demo, used, "import os\nos._exit(1)", "print(needed)"]
+    demos = {"demo": demo.source, "used": used.source}
+    nb, found = _run(tmp_path, sources, demo_cells=demos)
+    assert _text(nb.cells[0]) == NOT_RUN_NOTE, "left out, after the death too"
+    assert _text(nb.cells[1]) == "demo ran\n", "a later cell reads `needed`: it runs"
+    assert _text(nb.cells[3]) == "2\n"
+    assert [e["flag"] for e in found] == ["kernel_died"]

@@ -31,6 +31,7 @@ One module, one job:
 * ``restore``, ``guard_cells``, ``code_scan``: the sanitising preprocessors (tags and restored
   cells; the guard cells; the scan of the student's code);
 * ``execution``: cell execution that survives dead and stuck kernels;
+* ``demo_cells``: the instructor's demonstration cells a grading run leaves out;
 * ``scores``: grades saved to the gradebook in one transaction;
 * ``worker`` and ``autograde``: grading one submission, and the whole class with ``--jobs N``;
 * ``cluster`` and ``cluster_task``: the class on Dask (the client's side; the worker's task and

@@ -27,9 +27,10 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Dict, Integer
 
 from course_utils.ta import events, isolation, watchdog
+from course_utils.ta.demo_cells import NOT_RUN_NOTE, skippable
 from course_utils.ta.outputs import OutputBudget, size_of
 from course_utils.ta.protocol import NOT_RUN_KEY
 from course_utils.ta.sandbox import Limits, Sandbox, SandboxedKernelManager
@@ -50,6 +51,10 @@ class ResilientExecute(Execute):
     """nbgrader's ``Execute`` in the sandboxed kernel, restarting it after a death or a hang."""
 
     max_restarts = Integer(3, help="kernel restarts allowed per notebook").tag(config=True)
+    demo_cells = Dict(
+        help="the instructor's demonstration cells (grade id -> source), not run when nothing "
+        "that runs after them needs them (demo_cells.skippable)"
+    ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["kernel_manager_class"] = SandboxedKernelManager
@@ -69,6 +74,7 @@ class ResilientExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        self._demos = skippable(self.nb, self.demo_cells)
         sandbox = self._sandbox()
         self._budget = OutputBudget((sandbox.limits if sandbox else Limits()).output_bytes)
         if sandbox is not None:
@@ -84,7 +90,7 @@ class ResilientExecute(Execute):
 
     def _run_cells(self, resources: Any) -> None:
         restarts = 0
-        skipped: set[int] = set()
+        skipped = set(self._demos)  # not run, and not replayed after a restart
         self._kernel_info()
         index = 0
         while index < len(self.nb.cells):
@@ -92,6 +98,10 @@ class ResilientExecute(Execute):
                 self._mark_not_run(index, _WALL)
                 break
             cell = self.nb.cells[index]
+            if index in self._demos:
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN_NOTE)]
+                index += 1
+                continue
             try:
                 self.preprocess_cell(cell, resources, index)
             except (DeadKernelError, CellTimeoutError) as err:

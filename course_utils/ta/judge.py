@@ -21,6 +21,7 @@ import ast
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from course_utils.ta import events
+from course_utils.ta.demo_cells import demo_cells, skippable
 from course_utils.ta.protocol import (
     MAX_RECORD_BYTES,
     RECORD_MIME,
@@ -402,16 +404,24 @@ def reference_records(
     """Run the instructor notebook (reference answers) and save its reports to ``target``.
 
     ``kernel`` makes the kernel manager to run it with (the students' sandbox, so both runs
-    see the same environment). Fails, naming the cell, if the reference does not run clean.
+    see the same environment). The demonstration cells are left out as in the submissions'
+    runs. Fails, naming the cell, if the reference does not run clean.
     """
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
 
     nb = nbformat.read(notebook, as_version=4)
+    skip = "course-demo-" + secrets.token_hex(8)
+    for index in skippable(nb, demo_cells(nb)):
+        nb.cells[index].metadata.setdefault("tags", []).append(skip)
     workdir.mkdir(parents=True, exist_ok=True)
     manager = kernel()
     client = NotebookClient(
-        nb, km=manager, timeout=timeout, resources={"metadata": {"path": str(workdir)}}
+        nb,
+        km=manager,
+        timeout=timeout,
+        skip_cells_with_tag=skip,
+        resources={"metadata": {"path": str(workdir)}},
     )
     try:
         client.execute()

@@ -38,6 +38,7 @@ from traitlets.config import Config
 
 from course_utils.ta import events, isolation, judge, scratch
 from course_utils.ta.code_scan import protected_names, scan_code
+from course_utils.ta.demo_cells import demo_cells
 from course_utils.ta.execution import ResilientExecute
 from course_utils.ta.guard_cells import InsertGuards, VerifyGuards
 from course_utils.ta.judge import JudgeCells
@@ -180,7 +181,9 @@ def _nbgrader_config(task: Task, iso: isolation.Submission, layout: Layout) -> C
     config.CourseDirectory.student_id = task.student
     config.Autograde.sanitize_preprocessors = SANITIZE_PREPROCESSORS
     config.Autograde.autograde_preprocessors = AUTOGRADE_PREPROCESSORS
-    config.RestoreCells.source_notebook = str(layout.source_notebook(task.lab))
+    source = layout.source_notebook(task.lab)
+    config.RestoreCells.source_notebook = str(source)
+    config.ResilientExecute.demo_cells = demo_cells(nbformat.read(source, 4))
     config.JudgeCells.expected = task.expected
     config.SandboxedKernelManager.sandbox = iso.sandbox  # in-process: the object, not its dict
     if task.timeout:

@@ -75,6 +75,8 @@ def test_changes_to_objects_and_ipython_syntax_count_as_uses():
         "table",
     }
     assert {"slow", "print"} <= free_names("%time print(slow)"), "a magic: every word may be read"
+    assert "slow" in free_names("def bump():\n    global slow\n    slow += 1\nbump()")
+    assert "best" in binds("[best := x for x in range(3)]")
     nb = _nb(_demo(TIMING, "timing"), "%timeit slow")
     assert skippable(nb, demo_cells(nb)) == set()
 

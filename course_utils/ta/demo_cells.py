@@ -112,9 +112,11 @@ def _bound_in(tree: ast.Module) -> set[str]:
             found.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             found |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    for node in ast.walk(tree):  # a function may rebind a global when it is called
-        if isinstance(node, ast.Global | ast.Nonlocal):
+    for node in ast.walk(tree):  # a function may rebind a global when it is called, and a
+        if isinstance(node, ast.Global | ast.Nonlocal):  # comprehension's ``:=`` binds outside it
             found |= set(node.names)
+        elif isinstance(node, ast.NamedExpr):
+            found |= _names(node.target)
     return found
 
 
@@ -142,6 +144,7 @@ def _loads(node: ast.AST) -> set[str]:
         local = {
             n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         }
+        local -= {n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names}
         return outer | (inner - params - local)
     if isinstance(node, _COMPREHENSIONS):
         targets = set().union(*(_names(g.target) for g in node.generators))
@@ -155,6 +158,8 @@ def _loads(node: ast.AST) -> set[str]:
         targets = set().union(*(_names(i.optional_vars) for i in node.items if i.optional_vars))
         context = set().union(*(_loads(i.context_expr) for i in node.items))
         return context | _free_in(node.body, targets)
+    if isinstance(node, ast.AugAssign):  # ``x += 1`` reads x, though its node says Store
+        return _names(node.target) | _loads(node.value)
     if isinstance(node, ast.Name):
         return {node.id} if isinstance(node.ctx, ast.Load) else set()
     return set().union(set(), *(_loads(n) for n in ast.iter_child_nodes(node)))

@@ -9,6 +9,7 @@ per test.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import nbformat
@@ -78,6 +79,16 @@ def test_a_cell_past_its_time_limit_is_interrupted_and_the_next_runs(tmp_path: P
     assert "KeyboardInterrupt" in _errors(nb.cells[0]), "interrupted, so it scores 0"
     assert _text(nb.cells[1]) == "next\n"
     assert {e["flag"] for e in found} == {"timed_out"}
+
+
+def test_a_cell_that_ignores_the_interrupt_is_restarted_after_the_grace(tmp_path: Path):
+    ignore = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(600)"
+    started = time.monotonic()
+    nb, found = _run(tmp_path, ["x = 1", ignore, "print(x + 1)"], timeout=2, interrupt_grace=2)
+    assert time.monotonic() - started < 40, "restarted after the grace, not nbclient's minute"
+    assert _errors(nb.cells[1]) == ["CellTimeoutError"]
+    assert _text(nb.cells[2]) == "2\n", "the cells before it replayed, the next one ran"
+    assert [e["flag"] for e in found] == ["timed_out", "timed_out"]
     assert all(e["cell"] for e in found)
 
 

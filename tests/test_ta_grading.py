@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group(name="ta-grading-lab1")  # one graded class, one worker
 SANDBOX = bwrap_available() is None
 # lab 1's cells take under 3 s; each looping fixture burns the whole limit
-GRADE = ["autograde", LAB, "--jobs", "2", "--timeout", "30", "--memory", "4G"]
+GRADE = ["autograde", LAB, "--jobs", "2", "--timeout", "15", "--memory", "4G"]
 GRADE += [] if SANDBOX else ["--no-sandbox"]
 
 

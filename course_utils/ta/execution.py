@@ -51,6 +51,9 @@ class ResilientExecute(Execute):
     """nbgrader's ``Execute`` in the sandboxed kernel, restarting it after a death or a hang."""
 
     max_restarts = Integer(3, help="kernel restarts allowed per notebook").tag(config=True)
+    interrupt_grace = Integer(
+        10, help="seconds a cell interrupted at its time limit has to stop before the restart"
+    ).tag(config=True)
     demo_cells = Dict(
         help="the instructor's demonstration cells (grade id -> source), not run when nothing "
         "that runs after them needs them (demo_cells.skippable)"
@@ -63,7 +66,7 @@ class ResilientExecute(Execute):
         self.raise_on_iopub_timeout = True  # an ignored interrupt must surface, to restart
         # outputs still in flight after the reply (large hidden-test reports on a busy machine)
         # must not count as a hang: nbclient's default of 4 s failed correct cells under load
-        self.iopub_timeout = max(self.iopub_timeout, 60)
+        self.iopub_timeout = self._output_wait = max(self.iopub_timeout, 60)
         self.shutdown_kernel = "immediate"
 
     def preprocess(
@@ -197,7 +200,16 @@ class ResilientExecute(Execute):
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
         gid = (cell or {}).get("metadata", {}).get("nbgrader", {}).get("grade_id", "a cell")
         events.record("timed_out", f"ran past the {timeout} s limit and was interrupted", gid)
+        # nbclient then waits iopub_timeout for the cell to end: a cell that ignores the
+        # interrupt (and may burn a core meanwhile) is restarted after the grace, not a minute
+        self.iopub_timeout = min(self._output_wait, self.interrupt_grace)
         return await super()._async_handle_timeout(timeout, cell)
+
+    async def _async_poll_for_reply(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._async_poll_for_reply(*args, **kwargs)
+        finally:
+            self.iopub_timeout = self._output_wait  # the next cell gets the full wait again
 
     def _kernel_info(self) -> None:
         info = self.wait_for_reply(self.kc.kernel_info())

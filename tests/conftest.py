@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grading_harness
 import pytest
-from grading_harness import autograde, fill, make_course, submit
+from grading_harness import autograde, fill, make_course, run_course, submit
 
 from course_utils import course
 
@@ -80,6 +80,22 @@ class GradedLabs:
 def graded_labs(tmp_path_factory: pytest.TempPathFactory) -> GradedLabs:
     """The graded class of each lab (see ``GradedLabs``)."""
     return GradedLabs(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def ta_class(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every fixture of ``ta_fixtures`` graded by one ``course autograde`` run: the TA class
+    of ``test_ta_grading``, and the local run ``test_cluster`` compares the cluster's with
+    (both modules are in the xdist group ``ta-grading-lab1``, so it is graded once)."""
+    from ta_fixtures import FIXTURES, GRADE, LAB, build
+
+    from course_utils.ta.layout import sha256_file
+
+    root = make_course(tmp_path_factory.mktemp("ta_course"), [LAB])
+    hashes = {name: sha256_file(build(root, name, fixture)) for name, fixture in FIXTURES.items()}
+    run = run_course(root, *GRADE)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return {"root": root, "hashes": hashes, "stdout": run.stdout}
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from ta_fixtures import FIXTURES, LAB, build
 from course_utils import course
 from course_utils.ta.cluster import CONNECT_TIMEOUT_S, DaskPool
 
-pytestmark = pytest.mark.xdist_group(name="cluster")  # one scheduler and its workers
+# one scheduler and its workers at a time, beside the TA class it compares with (conftest)
+pytestmark = pytest.mark.xdist_group(name="ta-grading-lab1")
 distributed = pytest.importorskip(
     "distributed", reason="dask[distributed] is not installed (pip install -e '.[cluster]')"
 )
@@ -81,12 +82,10 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = _class_course(tmp_path_factory.mktemp("local") / "course")
-    run = run_course(root, *GRADE, "--jobs", "2")
-    assert run.returncode == 0, run.stdout + run.stderr
-    return root
+@pytest.fixture
+def local_run(ta_class: dict) -> Path:
+    """The class graded locally with ``--jobs 2``: the TA class, which holds all of CLASS."""
+    return ta_class["root"]
 
 
 @pytest.fixture

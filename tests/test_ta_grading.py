@@ -20,9 +20,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_harness import make_course, run_course
+from grading_harness import SANDBOX, run_course
 from nbgrader.api import Gradebook
-from ta_fixtures import FIXTURES, LAB, build
+from ta_fixtures import FIXTURES, GRADE, LAB
 
 from course_utils import course
 from course_utils.notebooks import hidden_lines
@@ -32,21 +32,6 @@ from course_utils.ta.sandbox import bwrap_available
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.xdist_group(name="ta-grading-lab1")  # one graded class, one worker
-SANDBOX = bwrap_available() is None
-# lab 1's cells take under 3 s; each looping fixture burns the whole limit
-GRADE = ["autograde", LAB, "--jobs", "2", "--timeout", "15", "--memory", "4G"]
-GRADE += [] if SANDBOX else ["--no-sandbox"]
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = make_course(tmp_path_factory.mktemp("ta_course"), [LAB])
-    hashes = {}
-    for name, fixture in FIXTURES.items():
-        hashes[name] = sha256_file(build(root, name, fixture))
-    run = run_course(root, *GRADE)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return {"root": root, "hashes": hashes, "stdout": run.stdout}
 
 
 def auto_score(root: Path, student: str) -> float:
@@ -60,11 +45,11 @@ def ledger(root: Path, student: str) -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_fixture_gets_its_score_and_flags(graded: dict, name: str):
+def test_fixture_gets_its_score_and_flags(ta_class: dict, name: str):
     fixture = FIXTURES[name]
     if fixture.needs_sandbox and not SANDBOX:
         pytest.skip(f"needs bubblewrap: {bwrap_available()}")
-    root = graded["root"]
+    root = ta_class["root"]
     entry = ledger(root, name)
     flags = {e["flag"] for e in entry["events"]} - {"unsandboxed"}
     assert entry["status"] == "graded", entry
@@ -78,26 +63,26 @@ def test_fixture_gets_its_score_and_flags(graded: dict, name: str):
     assert "course_guard" not in text and "course-guard" not in text, "guards must be removed"
 
 
-def test_submissions_are_never_modified(graded: dict):
-    root = graded["root"]
-    for name, digest in graded["hashes"].items():
+def test_submissions_are_never_modified(ta_class: dict):
+    root = ta_class["root"]
+    for name, digest in ta_class["hashes"].items():
         assert sha256_file(root / "grading" / "submitted" / name / LAB / f"{LAB}.ipynb") == digest
 
 
-def test_clean_submissions_log_no_checksum_warning(graded: dict):
-    log = (graded["root"] / "grading" / "logs" / LAB / "correct.log").read_text()
+def test_clean_submissions_log_no_checksum_warning(ta_class: dict):
+    log = (ta_class["root"] / "grading" / "logs" / LAB / "correct.log").read_text()
     assert "has changed" not in log and "checksum" not in log.lower()
 
 
 @pytest.mark.skipif(not SANDBOX, reason="the gradebook is hidden by the sandbox only")
-def test_student_code_cannot_write_the_gradebook(graded: dict):
-    with Gradebook(course.load_config(graded["root"]).CourseDirectory.db_url) as gb:
+def test_student_code_cannot_write_the_gradebook(ta_class: dict):
+    with Gradebook(course.load_config(ta_class["root"]).CourseDirectory.db_url) as gb:
         nb = gb.find_submission_notebook(LAB, LAB, "writes_gradebook")
         assert all(g.manual_score is None for g in nb.grades)
 
 
-def test_the_audit_and_the_csv_show_the_flags(graded: dict):
-    root = graded["root"]
+def test_the_audit_and_the_csv_show_the_flags(ta_class: dict):
+    root = ta_class["root"]
     audit = run_course(root, "audit", LAB, "--flagged")
     assert audit.returncode == 0, audit.stderr
     assert "deleted_cells" in audit.stdout and "restored from the gradebook" in audit.stdout
@@ -112,8 +97,8 @@ def test_the_audit_and_the_csv_show_the_flags(graded: dict):
     assert "tampered" in rows["skip_tags"]["flags"]
 
 
-def test_feedback_shows_no_hidden_test(graded: dict):
-    root = graded["root"]
+def test_feedback_shows_no_hidden_test(ta_class: dict):
+    root = ta_class["root"]
     run = run_course(root, "feedback", LAB)
     assert run.returncode == 0, run.stderr
     source = nbformat.read(root / "solutions" / LAB / f"{LAB}.ipynb", as_version=4)
@@ -127,8 +112,8 @@ def test_feedback_shows_no_hidden_test(graded: dict):
         assert not leaked, f"{page}: {leaked[:3]}"
 
 
-def test_regrading_is_skipped_then_idempotent(graded: dict):
-    root = graded["root"]
+def test_regrading_is_skipped_then_idempotent(ta_class: dict):
+    root = ta_class["root"]
     again = run_course(root, *GRADE)
     assert again.returncode == 0 and "already graded" in again.stdout, again.stdout
     before = auto_score(root, "changed_test")
@@ -137,15 +122,15 @@ def test_regrading_is_skipped_then_idempotent(graded: dict):
     assert auto_score(root, "changed_test") == before == FIXTURES["changed_test"].score
 
 
-def test_a_second_run_is_locked_out(graded: dict):
-    root = graded["root"]
+def test_a_second_run_is_locked_out(ta_class: dict):
+    root = ta_class["root"]
     with GradingLock(Layout(root).lock_file, "a test"):
         run = run_course(root, *GRADE, timeout=120)
     assert run.returncode == 2 and "another grading command" in run.stderr, run.stderr
 
 
-def test_ctrl_c_keeps_recorded_grades_and_leaves_no_half_folder(graded: dict):
-    root = graded["root"]
+def test_ctrl_c_keeps_recorded_grades_and_leaves_no_half_folder(ta_class: dict):
+    root = ta_class["root"]
     layout = Layout(root)
     students = ["blank", "correct", "retyped_test", "skip_tags"]
     for student in students:  # as if never graded

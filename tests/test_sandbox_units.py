@@ -160,6 +160,14 @@ def test_the_watchdog_ends_a_submission_at_its_wall_clock_limit(tmp_path):
     assert [e["flag"] for e in events.drain()] == ["wall_limit"]
 
 
+def test_a_process_still_dying_is_counted_once(monkeypatch: pytest.MonkeyPatch):
+    # SIGKILL takes effect a moment later: the next look at /proc may list the process again
+    looks = iter([[(4242, 7)], [(4242, 7)], []])
+    monkeypatch.setattr(scratch, "_real_uids", lambda: next(looks))
+    monkeypatch.setattr(scratch, "_kill", lambda pid, uid: True)
+    assert scratch.kill_user(7) == 1
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="private users need root")
 def test_slots_are_exclusive_and_clear_their_user():
     first, second = scratch.acquire(), scratch.acquire()

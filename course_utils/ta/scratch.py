@@ -149,14 +149,13 @@ def acquire() -> Slot:
 
 def kill_user(uid: int) -> int:
     """SIGKILL every process whose real user is ``uid``, until none is left; how many."""
-    killed = 0
+    killed: set[int] = set()  # a process still dying is seen again: counted once
     for _ in range(50):
         pids = [pid for pid, real in _real_uids() if real == uid]
         if not pids:
             break
-        for pid in pids:
-            killed += _kill(pid, uid)
-    return killed
+        killed.update(pid for pid in pids if _kill(pid, uid))
+    return len(killed)
 
 
 def _real_uids() -> list[tuple[int, int]]:
@@ -183,18 +182,18 @@ def _real_uid(pid: int) -> int | None:
     return None
 
 
-def _kill(pid: int, uid: int) -> int:
+def _kill(pid: int, uid: int) -> bool:
     """Kill ``pid`` if it still belongs to ``uid`` (checked through a pidfd: no pid reuse)."""
     try:
         fd = os.pidfd_open(pid)
     except OSError:
-        return 0
+        return False
     try:
         if _real_uid(pid) != uid:
-            return 0
+            return False
         signal.pidfd_send_signal(fd, signal.SIGKILL)
-        return 1
+        return True
     except OSError:
-        return 0
+        return False
     finally:
         os.close(fd)

@@ -79,6 +79,7 @@ def test_a_cell_past_its_time_limit_is_interrupted_and_the_next_runs(tmp_path: P
     assert "KeyboardInterrupt" in _errors(nb.cells[0]), "interrupted, so it scores 0"
     assert _text(nb.cells[1]) == "next\n"
     assert {e["flag"] for e in found} == {"timed_out"}
+    assert all(e["cell"] for e in found)
 
 
 def test_a_cell_that_ignores_the_interrupt_is_restarted_after_the_grace(tmp_path: Path):
@@ -89,7 +90,6 @@ def test_a_cell_that_ignores_the_interrupt_is_restarted_after_the_grace(tmp_path
     assert _errors(nb.cells[1]) == ["CellTimeoutError"]
     assert _text(nb.cells[2]) == "2\n", "the cells before it replayed, the next one ran"
     assert [e["flag"] for e in found] == ["timed_out", "timed_out"]
-    assert all(e["cell"] for e in found)
 
 
 def test_no_tag_skips_a_cell_and_outputs_are_bounded(tmp_path: Path):

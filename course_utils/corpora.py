@@ -37,7 +37,8 @@ the way gensim's ``Text8Corpus`` does).
 Every source becomes a ``datasets.Dataset`` with a ``"text"`` column
 (:func:`load_text_dataset`); tokenising is a batched ``.map`` that adds ``"tokens"``. Both steps
 are cached in the datasets cache (``HF_DATASETS_CACHE``, read at call time), so the second load
-of a corpus skips the parsing and the tokenising.
+of a corpus skips the parsing and the tokenising. ``datasets`` (and this module's Hub helpers)
+are imported by the first load, not with the module: :func:`tokenize` alone costs no second.
 """
 
 from __future__ import annotations
@@ -50,12 +51,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from types import MappingProxyType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import datasets
-
-from course_utils import hub
 from course_utils.bundled import LEE_FILE, WIKI_FILE, gensim_data
+
+if TYPE_CHECKING:
+    import datasets
+
+    from course_utils import hub
 
 __all__ = [
     "BUNDLED",
@@ -108,6 +111,8 @@ def load_text_dataset(
     Bundled corpora and local files have only a ``"train"`` split; Hub corpora take any split
     ``datasets`` understands (``"validation"``, ``"train[:10%]"``, ...).
     """
+    import datasets
+
     kind, where = _resolve(source)
     if kind == "hub":
         return _load_hub(str(where), split)
@@ -134,6 +139,8 @@ def load_corpus(
     """
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1 (or None for all), got {max_tokens}")
+    from course_utils import hub
+
     kind, _ = _resolve(source)
     with hub.quiet() if kind != "hub" else nullcontext():  # a Hub download keeps its progress bars
         sentences = tokenized(load_text_dataset(source, split=split))
@@ -157,6 +164,8 @@ def tokenized(texts: datasets.Dataset) -> datasets.Dataset:
 
     A cached, batched ``Dataset.map``: calling it again on the same data reads the cache.
     """
+    import datasets
+
     return texts.map(
         _tokenize_batch,
         batched=True,
@@ -207,6 +216,10 @@ def _label(source: str | os.PathLike[str]) -> str:
 
 
 def _load_file(path: Path) -> datasets.Dataset:
+    import datasets
+
+    from course_utils import hub
+
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found: {path}")
     if path.stat().st_size == 0:
@@ -231,6 +244,10 @@ def _wiki_documents(path: str, stamp: tuple[int, int]) -> Iterator[dict[str, str
 
 
 def _load_wiki() -> datasets.Dataset:
+    import datasets
+
+    from course_utils import hub
+
     path = gensim_data(WIKI_FILE)
     info = path.stat()
     with hub.offline():
@@ -255,6 +272,8 @@ def _tokenize_batch(batch: dict[str, list[str]], max_length: int) -> dict[str, l
 
 def _load_hub(name: str, split: str) -> datasets.Dataset:
     """A cached copy if there is one, else a download; fails fast when the Hub is out of reach."""
+    from course_utils import hub
+
     repo_id, config = HUB[name]
     try:
         dataset = hub.load_dataset(repo_id, config, split)

@@ -1,3 +1,7 @@
+import base64
+import subprocess
+import sys
+
 import matplotlib
 import pytest
 import torch
@@ -63,3 +67,21 @@ def test_figure_is_empty_and_sized():
     fig = plots.figure(7, 4.5)
     assert list(fig.get_size_inches()) == [7, 4.5]
     assert fig.axes == [] and fig.get_layout_engine() is not None
+
+
+def test_importing_plots_leaves_matplotlib_for_the_first_figure():
+    code = "import sys, course_utils.plots; print('matplotlib' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False", run.stderr
+
+
+def test_a_figure_displays_as_png_in_ipython():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        plots._show_figures_in_notebooks()
+        data, _ = shell.display_formatter.format(plots.spectrum([3.0, 1.0]))
+    finally:
+        InteractiveShell.clear_instance()
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")

@@ -18,7 +18,10 @@ JUPYTER_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root) --LabApp.news_url
 # Installed once, and again when the package's requirements change.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,cluster]"
+	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e ".[test,cluster]"
+	@# pip compiles the bytecode one file at a time; compileall uses every core. As with pip, a
+	@# file written for a newer Python (torch ships one) is left uncompiled, hence the `|| true`.
+	$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib || true
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv with the course package and its tools

@@ -94,15 +94,16 @@ SIGINT_LOOP = (
     "        pass\n"
 )
 EXIT = "import os\n\ndef embed_with_one_hot(indices, E):\n    os._exit(1)\n"
-# 12 blocks of 256 MiB, each page touched: 3 GiB at most, so safe on a 24 GB machine.
+# A 5 GiB tensor: past the 4G address-space limit of a grading kernel (the class's --memory)
+# at once, whatever the kernel already holds, so the allocation fails in milliseconds. Without a
+# limit it is address space only (torch.empty touches no page), so safe on any machine. (Filling
+# 3 GiB page by page, as this bomb did first, took 8.6 s on the idle 2-core machine and ran past
+# the 15 s cell limit on a busy one.) The whole submission's memory is the watchdog's, tested by
+# the limits class (sandbox_fixtures.FORK_ALLOCATE).
 MEMORY_BOMB = (
     "def embed_with_one_hot(indices, E):\n"
-    "    blocks = []\n"
-    "    for _ in range(12):\n"
-    "        block = bytearray(256 << 20)\n"
-    "        block[::4096] = b'x' * (len(block) // 4096)\n"
-    "        blocks.append(block)\n"
-    "    del blocks\n"
+    "    scratch = torch.empty(5 << 30, dtype=torch.uint8)\n"
+    "    del scratch\n"
     "    return one_hot(indices, E.shape[0]).to(E.dtype) @ E\n"
 )
 PATCH_CHECKS = (

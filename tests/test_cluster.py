@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from grading_harness import SANDBOX, auto_scores, make_course, run_course
 from ta_fixtures import FIXTURES, LAB, build
 
 from course_utils import course
-from course_utils.ta.cluster import CONNECT_TIMEOUT_S, DaskPool
+from course_utils.ta.cluster import CONNECT_TIMEOUT_S, REFUSED_GRACE_S, DaskPool
 
 # one scheduler and its workers at a time, beside the TA class it compares with (conftest)
 pytestmark = pytest.mark.xdist_group(name="ta-grading-lab1")
@@ -194,14 +195,37 @@ def test_unreachable_scheduler_fails_fast(tmp_path: Path):
         port = sock.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match=f"cannot reach the Dask scheduler at {address}"):
+    with pytest.raises(RuntimeError, match=f"cannot reach the Dask scheduler at {address}") as err:
         DaskPool(address, jobs=1)
     took = time.monotonic() - started
-    assert took < CONNECT_TIMEOUT_S + 10, f"took {took:.0f} s"
+    assert f"nothing listens on port {port}" in str(err.value)
+    # refused: given up after the grace, without Dask's wait for a host that does not answer
+    assert REFUSED_GRACE_S <= took < CONNECT_TIMEOUT_S, f"took {took:.1f} s"
     run = run_course(root, *GRADE, "--scheduler", address, timeout=300)
     assert run.returncode == 2, run.stdout + run.stderr
     assert f"cannot reach the Dask scheduler at {address}" in run.stderr, run.stderr
     assert "running the reference" not in run.stdout  # it failed before doing any work
+
+
+def test_a_scheduler_that_starts_listening_within_the_grace_is_reached():
+    from course_utils.ta.cluster import _refuse_if_nothing_listens
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = socket.socket()
+
+    def start_listening() -> None:
+        server.bind(("127.0.0.1", port))
+        server.listen()
+
+    late = threading.Timer(REFUSED_GRACE_S / 4, start_listening)
+    late.start()
+    try:
+        _refuse_if_nothing_listens(f"tcp://127.0.0.1:{port}")  # no error: it listens by then
+    finally:
+        late.join()
+        server.close()
 
 
 def test_a_worker_with_another_version_refuses(tmp_path: Path):

@@ -19,9 +19,10 @@ Nothing is shared through a file system:
 Faults: a worker that dies mid-grade has its task re-run elsewhere by the scheduler (Dask's
 ``allowed-failures``, 3 by default, then the submission is failed), and the client records
 each submission once, when its one result arrives; Ctrl-C keeps what was recorded; a scheduler
-that cannot be reached fails within ``CONNECT_TIMEOUT_S`` naming the address. A worker whose
-course package differs from the client's (``grader_id``) or that cannot sandbox refuses the
-task, and the run stops with its message.
+that cannot be reached fails naming the address: within ``REFUSED_GRACE_S`` where its host
+refuses the connection (nothing listens on the port), within ``CONNECT_TIMEOUT_S`` otherwise.
+A worker whose course package differs from the client's (``grader_id``) or that cannot sandbox
+refuses the task, and the run stops with its message.
 
 ``--scheduler local`` starts a ``LocalCluster`` of ``--jobs`` single-threaded worker processes
 (``LOCAL_WORKER_CONFIG``: no statistical profiler, and each worker's grading process started
@@ -39,8 +40,10 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import socket
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,7 @@ __all__ = [
 ]
 
 CONNECT_TIMEOUT_S = 10
+REFUSED_GRACE_S = 2  # how long a refused connection is retried (a scheduler just starting)
 WORKER_WAIT_S = 300  # how long a run waits for a first worker (a batch job may be queued)
 # Dask settings of ``--scheduler local``'s workers: no statistical profiler (it samples every
 # thread every 10 ms; nothing reads its figures), and the grading process started with each
@@ -90,6 +94,29 @@ def _distributed() -> Any:
             f"--scheduler needs Dask distributed, an optional extra: {INSTALL}"
         ) from None
     return distributed
+
+
+def _refuse_if_nothing_listens(address: str) -> None:
+    """Fail at once where the scheduler's host refuses the connection (nothing listens on that
+    port) for ``REFUSED_GRACE_S``, instead of retrying for ``CONNECT_TIMEOUT_S``; a host that
+    does not answer at all is left to Dask's own wait."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    if scheme not in ("tcp", "tls"):
+        return
+    host, port = parse_host_port(location, default_port=8786)
+    deadline = time.monotonic() + REFUSED_GRACE_S
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+            return
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                raise ConnectionRefusedError(f"nothing listens on port {port} of {host}") from None
+            time.sleep(0.25)  # a scheduler started a moment ago may not listen yet
+        except OSError:
+            return  # no route, a timeout, a name that does not resolve: Dask says
 
 
 class DaskPool:
@@ -117,13 +144,16 @@ class DaskPool:
             elif address.endswith(".json") and Path(address).is_file():
                 self.client = distributed.Client(scheduler_file=address, timeout=CONNECT_TIMEOUT_S)
             else:
+                _refuse_if_nothing_listens(address)
                 self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
         except (OSError, TimeoutError) as err:
             if self.cluster is not None:
                 self.cluster.close()
+            waited = (
+                REFUSED_GRACE_S if isinstance(err, ConnectionRefusedError) else CONNECT_TIMEOUT_S
+            )
             raise RuntimeError(
-                f"cannot reach the Dask scheduler at {address} (waited {CONNECT_TIMEOUT_S} s): "
-                f"{err}"
+                f"cannot reach the Dask scheduler at {address} (waited {waited} s): {err}"
             ) from None
         self._check_workers()
 

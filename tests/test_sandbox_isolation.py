@@ -1,6 +1,6 @@
 """The grading sandbox against hostile submissions, through the real ``course autograde --jobs 2``.
 
-One grading run per kind of attack (network; file system, environment and links; limits;
+One grading run per kind of attack (network, file system, environment and links; limits;
 kernel starts, wall clock and output), each with two honest students graded beside the
 attackers. Every attacker must get the score its own code earns and its flags; the honest
 students their usual grades; the gradebook must stay intact.
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 #: The tests of one class (one module fixture, one grading run) stay on one xdist worker.
 ONE_CLASS = {
     name: pytest.mark.xdist_group(name=f"sandbox-{name}")
-    for name in ("network", "files", "limits", "resilience")
+    for name in ("network-files", "limits", "resilience")
 }
 ROOT_ONLY = pytest.mark.skipif(
     os.geteuid() != 0, reason="a private user per submission and its tmpfs need root"
@@ -125,49 +125,14 @@ def check_honest_and_gradebook(root: Path) -> None:
             assert all(g.manual_score is None for g in nb.grades)
 
 
-# --- network ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = make_class(tmp_path_factory.mktemp("network"), NETWORK)
-    grade(root, *GRADE)
-    return root
-
-
-@ONE_CLASS["network"]
-def test_network_attackers_score_what_their_own_code_earns(network: Path):
-    for name, fixture in NETWORK.items():
-        check_student(network, name, fixture)
-    check_honest_and_gradebook(network)
-
-
-@ONE_CLASS["network"]
-def test_a_port_scan_reaches_no_kernel_and_no_service(network: Path):
-    found = report(network, "a_net_scan", "NETSCAN")
-    assert found["transport"] == "ipc" and found["sweeps"] >= 1
-    # the ports it finds are its own kernel's (ipykernel's output pipe, the debugger), in a
-    # network namespace of its own: nothing else listens there, nothing answers a subscriber
-    assert found["not_its_own"] == [] and found["unexplained"] == [], found
-    assert found["captured"] == 0, found
-    assert found["foreign_sockets"] == [] and found["kernels_seen"] == 1, found
-
-
-@ONE_CLASS["network"]
-def test_binding_thousands_of_ports_disturbs_no_kernel_start(network: Path):
-    assert report(network, "c_port_hog", "PORTHOG")["held"] >= 30000
-    for name in HONEST:
-        assert not ledger(network, name)["events"]  # no retried or failed start
-
-
-# --- file system, environment, links ------------------------------------------------------------
+# --- network, file system, environment, links: one class ---------------------------------------
 
 SECRET = "hunter2-do-not-leak"
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = make_class(tmp_path_factory.mktemp("files"), FILES)
+    root = make_class(tmp_path_factory.mktemp("network_files"), {**NETWORK, **FILES})
     linked = root / "grading" / "submitted" / "e_linked" / LAB
     (linked / "extra.txt").symlink_to(root / "solutions" / LAB / f"{LAB}.ipynb")
     notebook = root / "grading" / "submitted" / "f_linked_notebook" / LAB / f"{LAB}.ipynb"
@@ -178,14 +143,44 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"root": root, "before": before, "after": files_of(root)}
 
 
-@ONE_CLASS["files"]
+@pytest.fixture(scope="module")
+def network(files: dict) -> Path:
+    return files["root"]
+
+
+@ONE_CLASS["network-files"]
+def test_network_attackers_score_what_their_own_code_earns(network: Path):
+    for name, fixture in NETWORK.items():
+        check_student(network, name, fixture)
+    check_honest_and_gradebook(network)
+
+
+@ONE_CLASS["network-files"]
+def test_a_port_scan_reaches_no_kernel_and_no_service(network: Path):
+    found = report(network, "a_net_scan", "NETSCAN")
+    assert found["transport"] == "ipc" and found["sweeps"] >= 1
+    # the ports it finds are its own kernel's (ipykernel's output pipe, the debugger), in a
+    # network namespace of its own: nothing else listens there, nothing answers a subscriber
+    assert found["not_its_own"] == [] and found["unexplained"] == [], found
+    assert found["captured"] == 0, found
+    assert found["foreign_sockets"] == [] and found["kernels_seen"] == 1, found
+
+
+@ONE_CLASS["network-files"]
+def test_binding_thousands_of_ports_disturbs_no_kernel_start(network: Path):
+    assert report(network, "c_port_hog", "PORTHOG")["held"] >= 30000
+    for name in HONEST:
+        assert not ledger(network, name)["events"]  # no retried or failed start
+
+
+@ONE_CLASS["network-files"]
 def test_file_attackers_score_what_their_own_code_earns(files: dict):
     for name, fixture in FILES.items():
         check_student(files["root"], name, fixture)
     check_honest_and_gradebook(files["root"])
 
 
-@ONE_CLASS["files"]
+@ONE_CLASS["network-files"]
 def test_the_kernel_sees_only_its_own_notebook_and_no_secret(files: dict):
     root = files["root"]
     found = report(root, "a_fs_search", "FSSEARCH")
@@ -211,7 +206,7 @@ def test_the_kernel_sees_only_its_own_notebook_and_no_secret(files: dict):
     assert found["home"] == "/tmp"
 
 
-@ONE_CLASS["files"]
+@ONE_CLASS["network-files"]
 def test_links_made_by_a_kernel_change_nothing_outside_its_folder(files: dict):
     root, before, after = files["root"], files["before"], files["after"]
     changed = [p for p, v in before.items() if after.get(p) != v and "gradebook.db" not in p]
@@ -225,7 +220,7 @@ def test_links_made_by_a_kernel_change_nothing_outside_its_folder(files: dict):
     nbformat.read(graded_notebook(root, "c_symlinks"), as_version=4)
 
 
-@ONE_CLASS["files"]
+@ONE_CLASS["network-files"]
 def test_a_link_in_a_submission_is_not_followed(files: dict):
     root = files["root"]
     events = ledger(root, "e_linked")["events"]

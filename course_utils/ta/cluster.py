@@ -20,7 +20,8 @@ Faults: a worker that dies mid-grade has its task re-run elsewhere by the schedu
 ``allowed-failures``, 3 by default, then the submission is failed), and the client records
 each submission once, when its one result arrives; Ctrl-C keeps what was recorded; a scheduler
 that cannot be reached fails naming the address: within ``REFUSED_GRACE_S`` where its host
-refuses the connection (nothing listens on the port), within ``CONNECT_TIMEOUT_S`` otherwise.
+refuses the connection (nothing listens on the port), within ``REFUSED_GRACE_S`` +
+``CONNECT_TIMEOUT_S`` otherwise.
 A worker whose course package differs from the client's (``grader_id``) or that cannot sandbox
 refuses the task, and the run stops with its message.
 
@@ -99,17 +100,20 @@ def _distributed() -> Any:
 def _refuse_if_nothing_listens(address: str) -> None:
     """Fail at once where the scheduler's host refuses the connection (nothing listens on that
     port) for ``REFUSED_GRACE_S``, instead of retrying for ``CONNECT_TIMEOUT_S``; a host that
-    does not answer at all is left to Dask's own wait."""
+    does not answer within ``REFUSED_GRACE_S`` is left to Dask's own wait."""
     from distributed.comm.addressing import parse_address, parse_host_port
 
-    scheme, location = parse_address(address)
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location, default_port=8786)
+    except ValueError:
+        return  # not an address this can probe: Dask says what is wrong with it
     if scheme not in ("tcp", "tls"):
         return
-    host, port = parse_host_port(location, default_port=8786)
     deadline = time.monotonic() + REFUSED_GRACE_S
     while True:
         try:
-            socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+            socket.create_connection((host, port), timeout=REFUSED_GRACE_S).close()
             return
         except ConnectionRefusedError:
             if time.monotonic() >= deadline:
